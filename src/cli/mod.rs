@@ -1,0 +1,93 @@
+//! The `edge-tool` command line: argument parsing and one module per command. Commands only
+//! orchestrate; the work happens in the library modules.
+
+mod bench;
+mod calibrate;
+mod eval;
+mod score;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::detector::{Detector, DusNet, GoldenPart};
+use crate::model::{Model, RuntimeConfig};
+
+/// The model `score`, `calibrate` and `bench` use when none is given.
+pub const DEFAULT_MODEL: &str = "models/bunny";
+
+#[derive(Parser)]
+#[command(name = "edge-tool", version, about = "DUS-Net defect detection for 3D-scanned parts")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Score scans: verdict, object score, anomalous regions, timings.
+    Score(score::ScoreArgs),
+    /// Measure detectors on a labelled dataset (Anomaly-ShapeNet or Real3D-AD layout).
+    Eval(eval::EvalArgs),
+    /// Set a model's threshold from scans of known-good parts.
+    Calibrate(calibrate::CalibrateArgs),
+    /// Time every pipeline stage on a 16k- and a 120k-point scan.
+    Bench(bench::BenchArgs),
+}
+
+/// How ONNX Runtime runs (shared by every command that loads a model).
+#[derive(Args, Clone)]
+pub struct RuntimeArgs {
+    /// Execution providers in order of preference: cpu, cuda, tensorrt.
+    #[arg(long, value_delimiter = ',', default_value = "cpu", global = true)]
+    providers: Vec<String>,
+    /// Fail rather than fall back to CPU when a provider is unavailable.
+    #[arg(long, global = true)]
+    strict: bool,
+    /// Path of libonnxruntime.so (default: ORT_DYLIB_PATH, then .ort/ from scripts/setup-ort.sh).
+    #[arg(long, global = true)]
+    ort_library: Option<PathBuf>,
+    /// Threads ONNX Runtime may use.
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+}
+
+impl RuntimeArgs {
+    fn config(&self) -> RuntimeConfig {
+        let default = RuntimeConfig::default();
+        RuntimeConfig {
+            library: self.ort_library.clone(),
+            providers: self.providers.clone(),
+            strict: self.strict,
+            threads: self.threads.unwrap_or(default.threads),
+            engine_cache: None,
+        }
+    }
+}
+
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
+pub enum DetectorKind {
+    /// DUS-Net through ONNX Runtime.
+    DusNet,
+    /// Golden-part comparison: ICP to the part's templates, distance to them.
+    Reference,
+}
+
+/// Loads the model in `dir` and the chosen detector on it.
+fn detector(kind: DetectorKind, dir: &Path, runtime: &RuntimeConfig) -> Result<Box<dyn Detector>> {
+    let model = Model::load(dir, runtime).with_context(|| format!("loading the model in {}", dir.display()))?;
+    Ok(match kind {
+        DetectorKind::DusNet => Box::new(DusNet::new(model)),
+        DetectorKind::Reference => Box::new(GoldenPart::new(&model)),
+    })
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Score(args) => score::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Calibrate(args) => calibrate::run(args),
+        Command::Bench(args) => bench::run(args),
+    }
+}

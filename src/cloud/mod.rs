@@ -1,0 +1,137 @@
+//! Point clouds as scanners write them: reading PCD, PLY and XYZ/CSV, and writing score heatmaps.
+//!
+//! Every reader returns a [`Cloud`] of finite x, y, z only, or a [`CloudError`] that names the file
+//! and the problem. Sizes claimed by headers are checked against the file's real size before any
+//! allocation, so a lying header cannot make us reserve gigabytes.
+
+mod heatmap;
+mod pcd;
+mod ply;
+mod xyz;
+
+use std::path::{Path, PathBuf};
+
+pub use heatmap::write_heatmap;
+
+/// The most points one scan may hold; far above any line scanner, far below what exhausts memory.
+pub const MAX_POINTS: usize = 50_000_000;
+
+/// A scan: finite points in scan units (mm on our lines).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cloud {
+    points: Vec<[f32; 3]>,
+    /// Points the source held but which had a NaN or infinite coordinate (scanners mark missing
+    /// returns that way); they are left out, and counted so the operator can see it.
+    skipped: usize,
+}
+
+/// What went wrong reading a scan, with the file it came from.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {problem}")]
+pub struct CloudError {
+    pub path: PathBuf,
+    pub problem: Problem,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Problem {
+    #[error("cannot read the file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("unknown scan format '{0}' (expected .pcd, .ply, .xyz, .csv or .txt)")]
+    UnknownFormat(String),
+    #[error("bad header: {0}")]
+    Header(String),
+    #[error("the header promises {claimed} but the file holds {actual}")]
+    SizeMismatch { claimed: String, actual: String },
+    #[error("data is truncated or malformed: {0}")]
+    Data(String),
+    #[error("the header claims {0} points, more than the limit of {MAX_POINTS}")]
+    TooLarge(u64),
+    #[error("no finite points ({skipped} points had NaN or infinite coordinates)")]
+    Empty { skipped: usize },
+}
+
+impl Cloud {
+    /// Builds a cloud from raw coordinates, leaving out non-finite points.
+    pub fn from_points(raw: impl IntoIterator<Item = [f32; 3]>) -> Result<Cloud, Problem> {
+        let mut skipped = 0;
+        let points: Vec<[f32; 3]> = raw
+            .into_iter()
+            .filter(|p| {
+                let finite = p.iter().all(|c| c.is_finite());
+                skipped += usize::from(!finite);
+                finite
+            })
+            .collect();
+        if points.is_empty() {
+            return Err(Problem::Empty { skipped });
+        }
+        Ok(Cloud { points, skipped })
+    }
+
+    pub fn points(&self) -> &[[f32; 3]] {
+        &self.points
+    }
+
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    /// Never true for a cloud that was built through [`Cloud::from_points`]; here for clippy's sake.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// How many points of the source were left out for non-finite coordinates.
+    pub fn skipped(&self) -> usize {
+        self.skipped
+    }
+}
+
+/// Reads a scan, choosing the format by the file's extension.
+pub fn read(path: &Path) -> Result<Cloud, CloudError> {
+    let fail = |problem| CloudError { path: path.to_path_buf(), problem };
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let raw = match extension.as_str() {
+        "pcd" => pcd::read(path),
+        "ply" => ply::read(path),
+        "xyz" | "csv" | "txt" => xyz::read(path),
+        other => Err(Problem::UnknownFormat(other.to_string())),
+    }
+    .map_err(fail)?;
+    let cloud = Cloud::from_points(raw).map_err(fail)?;
+    if cloud.skipped > 0 {
+        log::warn!("{}: left out {} points with NaN or infinite coordinates", path.display(), cloud.skipped);
+    }
+    Ok(cloud)
+}
+
+/// Rejects a point count claimed by a header before anything is allocated for it.
+fn check_claimed_points(claimed: u64) -> Result<usize, Problem> {
+    if claimed > MAX_POINTS as u64 {
+        return Err(Problem::TooLarge(claimed));
+    }
+    Ok(claimed as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_points_are_left_out_and_counted() {
+        let cloud = Cloud::from_points([[0.0, 1.0, 2.0], [f32::NAN, 0.0, 0.0], [1.0, f32::INFINITY, 0.0]]).unwrap();
+        assert_eq!(cloud.points(), &[[0.0, 1.0, 2.0]]);
+        assert_eq!(cloud.skipped(), 2);
+    }
+
+    #[test]
+    fn a_cloud_of_only_non_finite_points_is_an_error() {
+        let err = Cloud::from_points([[f32::NAN, 0.0, 0.0]]).unwrap_err();
+        assert!(matches!(err, Problem::Empty { skipped: 1 }), "{err}");
+    }
+}

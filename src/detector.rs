@@ -1,0 +1,206 @@
+//! Detectors: a scan in, per-point and object scores out. DUS-Net is the product; the golden-part
+//! comparison (register, then distance to the part's templates) is the honest baseline that plants
+//! use without learning, kept behind the same interface so `eval` can measure both.
+
+use std::time::{Duration, Instant};
+
+use crate::cloud::Cloud;
+use crate::grouping::{NoiseLevels, Patches, Pyramid};
+use crate::model::{Manifest, Model, ModelError};
+use crate::registration::{stride_indices, Pose, Reference};
+use crate::scoring::{object_score, point_scores, ScoringRule};
+
+/// A pipeline stage, for timings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Register,
+    Group,
+    DownNet,
+    Pyramid,
+    UpNet,
+    Score,
+}
+
+/// What a detector found on one scan.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    /// One score per scan point, scan units.
+    pub point_scores: Vec<f32>,
+    /// Eq. 17, scan units.
+    pub object_score: f64,
+    /// The object-score threshold, if the detector is calibrated.
+    pub threshold: Option<f64>,
+    pub timings: Vec<(Stage, Duration)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    #[error("the scan has {have} points; the model needs at least {need}")]
+    TooFewPoints { have: usize, need: usize },
+    #[error(transparent)]
+    Model(#[from] ModelError),
+}
+
+pub trait Detector {
+    fn name(&self) -> &'static str;
+    fn inspect(&mut self, cloud: &Cloud) -> Result<Inspection, DetectError>;
+}
+
+/// Records how long each stage takes.
+#[derive(Default)]
+struct Stopwatch(Vec<(Stage, Duration)>);
+
+impl Stopwatch {
+    fn time<T>(&mut self, stage: Stage, work: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let result = work();
+        self.0.push((stage, start.elapsed()));
+        result
+    }
+}
+
+/// The part's frame: registration onto the reference cloud, then the manifest's fixed normalisation.
+struct Frame {
+    reference: Reference,
+    register: bool,
+    center: [f64; 3],
+    scale: f64,
+}
+
+impl Frame {
+    fn new(model: &Model) -> Frame {
+        let n = &model.manifest.normalisation;
+        Frame { reference: Reference::new(model.reference()), register: n.register, center: n.center, scale: n.scale }
+    }
+
+    fn pose(&self, cloud: &Cloud) -> Pose {
+        if self.register {
+            self.reference.register(cloud.points())
+        } else {
+            Pose::identity()
+        }
+    }
+
+    /// Scan points registered and normalised: `(R p + t - center) / scale`.
+    fn normalise(&self, cloud: &Cloud, pose: &Pose) -> Vec<[f32; 3]> {
+        cloud
+            .points()
+            .iter()
+            .map(|p| {
+                let q = pose.apply(&p.map(f64::from));
+                [0, 1, 2].map(|k| ((q[k] - self.center[k]) / self.scale) as f32)
+            })
+            .collect()
+    }
+}
+
+/// DUS-Net: group, Down-Net, Up-Net, distance to the reconstruction.
+pub struct DusNet {
+    model: Model,
+    frame: Frame,
+}
+
+impl DusNet {
+    pub fn new(model: Model) -> DusNet {
+        let frame = Frame::new(&model);
+        DusNet { model, frame }
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.model.manifest
+    }
+
+    /// Noisy Down-Net inputs for each test-time draw (seed, seed + 1, ...).
+    fn draws(&self, patches: &Patches) -> Vec<(Vec<f32>, Vec<f32>)> {
+        let noise = &self.model.manifest.noise;
+        let levels = NoiseLevels { alpha: noise.alpha, beta: noise.beta };
+        (0..noise.draws as u64).map(|d| patches.noisy(levels, noise.seed + d)).collect()
+    }
+}
+
+impl Detector for DusNet {
+    fn name(&self) -> &'static str {
+        "dus-net"
+    }
+
+    fn inspect(&mut self, cloud: &Cloud) -> Result<Inspection, DetectError> {
+        let manifest = &self.model.manifest;
+        let need = manifest.points_needed();
+        if cloud.len() < need {
+            return Err(DetectError::TooFewPoints { have: cloud.len(), need });
+        }
+        let (g, rule) = (manifest.grouping, scoring_rule(manifest));
+        let mut watch = Stopwatch::default();
+        let scan = watch.time(Stage::Register, || {
+            let pose = self.frame.pose(cloud);
+            self.frame.normalise(cloud, &pose)
+        });
+        let patches = watch.time(Stage::Group, || {
+            let sample: Vec<[f32; 3]> = stride_indices(scan.len(), g.points).into_iter().map(|i| scan[i]).collect();
+            Patches::group(&sample, g.groups, g.group_size)
+        });
+        let batch = self.draws(&patches);
+        let centers = watch.time(Stage::DownNet, || self.model.predict_centers(&batch))?;
+        let pyramids: Vec<Pyramid> =
+            watch.time(Stage::Pyramid, || centers.iter().map(|c| Pyramid::build(c, g.up_neighbours)).collect());
+        let reconstructions = watch.time(Stage::UpNet, || self.model.reconstruct(&centers, &pyramids))?;
+        let scale = self.frame.scale as f32;
+        let scores = watch.time(Stage::Score, || mean_scores(&scan, &reconstructions, rule, scale));
+        Ok(finish(scores, Some(self.model.manifest.scoring.threshold), watch))
+    }
+}
+
+fn scoring_rule(manifest: &Manifest) -> ScoringRule {
+    ScoringRule { two_way: manifest.scoring.two_way, weighting: manifest.scoring.weighting }
+}
+
+/// Point scores in scan units, averaged over the noise draws' reconstructions.
+fn mean_scores(scan: &[[f32; 3]], reconstructions: &[Vec<[f32; 3]>], rule: ScoringRule, scale: f32) -> Vec<f32> {
+    let mut total = vec![0.0f32; scan.len()];
+    for reconstruction in reconstructions {
+        for (t, s) in total.iter_mut().zip(point_scores(scan, reconstruction, rule)) {
+            *t += s;
+        }
+    }
+    let draws = reconstructions.len().max(1) as f32;
+    total.into_iter().map(|t| t / draws * scale).collect()
+}
+
+fn finish(point_scores: Vec<f32>, threshold: Option<f64>, watch: Stopwatch) -> Inspection {
+    let object_score = f64::from(object_score(&point_scores));
+    Inspection { point_scores, object_score, threshold, timings: watch.0 }
+}
+
+/// The golden-part comparison: register onto the part's templates, score each point by its
+/// distance to the nearest template point.
+pub struct GoldenPart {
+    frame: Frame,
+    threshold: Option<f64>,
+}
+
+impl GoldenPart {
+    /// Uses the model folder's reference cloud and its calibrated `reference_threshold`.
+    pub fn new(model: &Model) -> GoldenPart {
+        GoldenPart { frame: Frame::new(model), threshold: model.manifest.scoring.reference_threshold }
+    }
+}
+
+impl Detector for GoldenPart {
+    fn name(&self) -> &'static str {
+        "reference"
+    }
+
+    fn inspect(&mut self, cloud: &Cloud) -> Result<Inspection, DetectError> {
+        let mut watch = Stopwatch::default();
+        let pose = watch.time(Stage::Register, || self.frame.pose(cloud));
+        let scores = watch.time(Stage::Score, || {
+            cloud
+                .points()
+                .iter()
+                .map(|p| self.frame.reference.distance_sq(&pose.apply(&p.map(f64::from))).sqrt() as f32)
+                .collect()
+        });
+        Ok(finish(scores, self.threshold, watch))
+    }
+}

@@ -1,0 +1,283 @@
+//! Grouping a normalised cloud into patches (section 3.1): farthest point sampling picks the group
+//! centers, KNN gathers each center's patch, Noise-Gen perturbs both (eq. 1). Also the multi-scale
+//! indices the Up-Net needs (section 3.3), computed here so the graphs need no custom ops.
+//!
+//! Every rule (FPS start and tie-breaking, neighbour order) is the one `models/README.md` fixes,
+//! so the Python reference picks the same points.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+
+use crate::spatial::PointIndex;
+
+/// Farthest point sampling: `count` indices into `points`, starting at index 0; each next point is
+/// the first one farthest from those already chosen. Distances are `(dx*dx + dy*dy) + dz*dz` in f32.
+pub fn farthest_point_sampling(points: &[[f32; 3]], count: usize) -> Vec<usize> {
+    let count = count.min(points.len());
+    if count == 0 {
+        return Vec::new();
+    }
+    // Columns rather than rows: the inner loop then vectorises.
+    let (xs, ys, zs): (Vec<f32>, Vec<f32>, Vec<f32>) =
+        (points.iter().map(|p| p[0]).collect(), points.iter().map(|p| p[1]).collect(), points.iter().map(|p| p[2]).collect());
+    let mut nearest = vec![f32::INFINITY; points.len()];
+    let mut chosen = Vec::with_capacity(count);
+    let mut current = 0;
+    for _ in 0..count {
+        chosen.push(current);
+        current = update_and_pick_farthest(&xs, &ys, &zs, &mut nearest, points[current]);
+    }
+    chosen
+}
+
+const LANES: usize = 8;
+
+/// Lowers each point's distance to the chosen set by its distance to `c` and returns the first
+/// index of the largest. Lanes keep their own running maximum (strictly greater wins, so each lane
+/// keeps its first index); the lanes are merged by value, then by index: the first argmax overall.
+fn update_and_pick_farthest(xs: &[f32], ys: &[f32], zs: &[f32], nearest: &mut [f32], c: [f32; 3]) -> usize {
+    let mut best = [f32::NEG_INFINITY; LANES];
+    let mut best_at = [0usize; LANES];
+    let full = xs.len() / LANES * LANES;
+    for base in (0..full).step_by(LANES) {
+        for lane in 0..LANES {
+            let i = base + lane;
+            let (dx, dy, dz) = (xs[i] - c[0], ys[i] - c[1], zs[i] - c[2]);
+            let d = nearest[i].min((dx * dx + dy * dy) + dz * dz);
+            nearest[i] = d;
+            if d > best[lane] {
+                best[lane] = d;
+                best_at[lane] = i;
+            }
+        }
+    }
+    let (mut top, mut top_at) = (f32::NEG_INFINITY, 0);
+    for lane in 0..LANES {
+        if best[lane] > top || (best[lane] == top && best_at[lane] < top_at) {
+            (top, top_at) = (best[lane], best_at[lane]);
+        }
+    }
+    for i in full..xs.len() {
+        let (dx, dy, dz) = (xs[i] - c[0], ys[i] - c[1], zs[i] - c[2]);
+        let d = nearest[i].min((dx * dx + dy * dy) + dz * dz);
+        nearest[i] = d;
+        if d > top {
+            (top, top_at) = (d, i);
+        }
+    }
+    top_at
+}
+
+/// Index `k` nearest points of `points` around each of `queries` (indices into `points`), the
+/// query point itself included when it belongs to `points`.
+pub fn neighbourhoods(points: &[[f32; 3]], queries: &[[f32; 3]], k: usize) -> Vec<Vec<usize>> {
+    let index = PointIndex::<f32>::new(points);
+    queries.iter().map(|q| index.nearest_k(q, k).into_iter().map(|n| n.index).collect()).collect()
+}
+
+/// A cloud grouped for the Down-Net: G centers and, for each, its K neighbours.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Patches {
+    /// [G][3], normalised frame.
+    pub centers: Vec<[f32; 3]>,
+    /// [G][K][3], absolute positions (the Down-Net input is made relative in [`Patches::noisy`]).
+    pub neighbours: Vec<Vec<[f32; 3]>>,
+}
+
+/// Noise levels of Noise-Gen, in normalised units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NoiseLevels {
+    pub alpha: f32,
+    pub beta: f32,
+}
+
+impl Patches {
+    /// Groups `points` into `groups` patches of `group_size` points.
+    pub fn group(points: &[[f32; 3]], groups: usize, group_size: usize) -> Patches {
+        let centers: Vec<[f32; 3]> = farthest_point_sampling(points, groups).into_iter().map(|i| points[i]).collect();
+        let neighbours = neighbourhoods(points, &centers, group_size)
+            .into_iter()
+            .map(|group| group.into_iter().map(|i| points[i]).collect())
+            .collect();
+        Patches { centers, neighbours }
+    }
+
+    /// The Down-Net's two inputs for one draw of Noise-Gen (eq. 1): noisy centers [G*3] and
+    /// noisy neighbours relative to their noisy center [G*K*3]. With zero noise, no draw is made.
+    pub fn noisy(&self, noise: NoiseLevels, seed: u64) -> (Vec<f32>, Vec<f32>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut gaussian = |sigma: f32| -> [f32; 3] {
+            if sigma == 0.0 {
+                return [0.0; 3];
+            }
+            let normal = Normal::new(0.0, sigma).expect("a finite, positive noise level");
+            [normal.sample(&mut rng), normal.sample(&mut rng), normal.sample(&mut rng)]
+        };
+        let mut centers = Vec::with_capacity(self.centers.len() * 3);
+        let mut patches = Vec::with_capacity(self.neighbours.iter().map(Vec::len).sum::<usize>() * 3);
+        for (c, group) in self.centers.iter().zip(&self.neighbours) {
+            let shift = gaussian(noise.alpha);
+            let noisy_center = [c[0] + shift[0], c[1] + shift[1], c[2] + shift[2]];
+            centers.extend_from_slice(&noisy_center);
+            for p in group {
+                let jitter = gaussian(noise.beta);
+                patches.extend((0..3).map(|k| p[k] + jitter[k] - noisy_center[k]));
+            }
+        }
+        (centers, patches)
+    }
+}
+
+/// The Up-Net's multi-scale structure over its G input centers (levels 1 and 2 at G/2 and G/4),
+/// laid out as the flat index and weight tensors of `models/README.md`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pyramid {
+    pub l1_index: Vec<i64>,
+    pub l1_group: Vec<i64>,
+    pub l2_index: Vec<i64>,
+    pub l2_group: Vec<i64>,
+    pub l1_interp_index: Vec<i64>,
+    pub l1_interp_weight: Vec<f32>,
+    pub l2_interp_index: Vec<i64>,
+    pub l2_interp_weight: Vec<f32>,
+}
+
+impl Pyramid {
+    /// Builds the pyramid over `centers` with `neighbours` points per set-abstraction group.
+    pub fn build(centers: &[[f32; 3]], neighbours: usize) -> Pyramid {
+        let g = centers.len();
+        let l1 = farthest_point_sampling(centers, g / 2);
+        let l1_points: Vec<[f32; 3]> = l1.iter().map(|&i| centers[i]).collect();
+        let l2 = farthest_point_sampling(&l1_points, g / 4);
+        let l2_points: Vec<[f32; 3]> = l2.iter().map(|&i| l1_points[i]).collect();
+        let (l1_interp_index, l1_interp_weight) = interpolation(&l1_points, centers);
+        let (l2_interp_index, l2_interp_weight) = interpolation(&l2_points, centers);
+        Pyramid {
+            l1_index: as_i64(l1),
+            l1_group: as_i64(neighbourhoods(centers, &l1_points, neighbours).concat()),
+            l2_index: as_i64(l2),
+            l2_group: as_i64(neighbourhoods(&l1_points, &l2_points, neighbours).concat()),
+            l1_interp_index,
+            l1_interp_weight,
+            l2_interp_index,
+            l2_interp_weight,
+        }
+    }
+}
+
+/// For each of `targets`, its 3 nearest `sources` and inverse-distance weights summing to 1 (eq. 10).
+fn interpolation(sources: &[[f32; 3]], targets: &[[f32; 3]]) -> (Vec<i64>, Vec<f32>) {
+    let index = PointIndex::<f32>::new(sources);
+    let mut indices = Vec::with_capacity(targets.len() * 3);
+    let mut weights = Vec::with_capacity(targets.len() * 3);
+    for t in targets {
+        let found = index.nearest_k(t, 3);
+        let inverse: Vec<f32> = found.iter().map(|n| 1.0 / (n.distance_sq.sqrt() + 1e-8)).collect();
+        let total: f32 = inverse.iter().sum();
+        indices.extend(found.iter().map(|n| n.index as i64));
+        weights.extend(inverse.iter().map(|w| w / total));
+    }
+    (indices, weights)
+}
+
+fn as_i64(indices: Vec<usize>) -> Vec<i64> {
+    indices.into_iter().map(|i| i as i64).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The contract's rule written the slow, obvious way.
+    fn plain_fps(points: &[[f32; 3]], count: usize) -> Vec<usize> {
+        let mut nearest = vec![f32::INFINITY; points.len()];
+        let mut chosen = vec![0];
+        while chosen.len() < count {
+            let c = points[*chosen.last().unwrap()];
+            let mut best = (f32::NEG_INFINITY, 0);
+            for (i, p) in points.iter().enumerate() {
+                let (dx, dy, dz) = (p[0] - c[0], p[1] - c[1], p[2] - c[2]);
+                nearest[i] = nearest[i].min((dx * dx + dy * dy) + dz * dz);
+                if nearest[i] > best.0 {
+                    best = (nearest[i], i);
+                }
+            }
+            chosen.push(best.1);
+        }
+        chosen
+    }
+
+    fn scattered(n: usize) -> Vec<[f32; 3]> {
+        (0..n).map(|i| {
+            let t = i as f32;
+            [(t * 0.37).sin() * 10.0, (t * 0.11).cos() * 7.0, ((t * 0.05).sin() * 3.0).round()]
+        }).collect()
+    }
+
+    #[test]
+    fn fps_matches_the_plain_rule_including_ties() {
+        let points = scattered(1003);
+        assert_eq!(farthest_point_sampling(&points, 100), plain_fps(&points, 100));
+        // A grid has many exact ties: the first index must win.
+        let grid: Vec<[f32; 3]> = (0..125).map(|i| [(i % 5) as f32, (i / 5 % 5) as f32, (i / 25) as f32]).collect();
+        assert_eq!(farthest_point_sampling(&grid, 40), plain_fps(&grid, 40));
+    }
+
+    #[test]
+    fn fps_spreads_points_to_the_extremes() {
+        let line: Vec<[f32; 3]> = (0..11).map(|i| [i as f32, 0.0, 0.0]).collect();
+        assert_eq!(farthest_point_sampling(&line, 3), vec![0, 10, 5]);
+    }
+
+    #[test]
+    fn patches_hold_each_center_and_its_nearest_neighbours() {
+        let points = scattered(500);
+        let patches = Patches::group(&points, 32, 8);
+        assert_eq!(patches.centers.len(), 32);
+        for (c, group) in patches.centers.iter().zip(&patches.neighbours) {
+            assert_eq!(group.len(), 8);
+            assert_eq!(group[0], *c, "a patch starts with its own center");
+        }
+    }
+
+    #[test]
+    fn noise_off_gives_patches_relative_to_the_exact_center() {
+        let points = scattered(200);
+        let patches = Patches::group(&points, 16, 4);
+        let (centers, relative) = patches.noisy(NoiseLevels { alpha: 0.0, beta: 0.0 }, 1);
+        assert_eq!(&centers[..3], &patches.centers[0]);
+        assert_eq!(&relative[..3], &[0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn noise_gen_is_reproducible_and_scaled() {
+        let points = scattered(2000);
+        let patches = Patches::group(&points, 256, 8);
+        let noise = NoiseLevels { alpha: 0.5, beta: 0.0 };
+        assert_eq!(patches.noisy(noise, 3), patches.noisy(noise, 3));
+        let (centers, _) = patches.noisy(noise, 3);
+        let spread: f32 = centers
+            .chunks(3)
+            .zip(&patches.centers)
+            .map(|(n, c)| (0..3).map(|k| (n[k] - c[k]).powi(2)).sum::<f32>())
+            .sum::<f32>()
+            / (3.0 * 256.0);
+        assert!((spread.sqrt() - 0.5).abs() < 0.05, "alpha 0.5 gave a standard deviation of {}", spread.sqrt());
+    }
+
+    #[test]
+    fn pyramid_weights_sum_to_one_and_indices_are_in_range() {
+        let points = scattered(4000);
+        let centers: Vec<[f32; 3]> = farthest_point_sampling(&points, 64).into_iter().map(|i| points[i]).collect();
+        let pyramid = Pyramid::build(&centers, 8);
+        assert_eq!(pyramid.l1_index.len(), 32);
+        assert_eq!(pyramid.l2_group.len(), 16 * 8);
+        assert!(pyramid.l1_group.iter().all(|&i| (0..64).contains(&i)));
+        assert!(pyramid.l2_group.iter().all(|&i| (0..32).contains(&i)));
+        assert!(pyramid.l2_interp_index.iter().all(|&i| (0..16).contains(&i)));
+        for w in pyramid.l1_interp_weight.chunks(3) {
+            assert!((w.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        }
+    }
+}

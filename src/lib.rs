@@ -1,0 +1,19 @@
+//! dus-edge: decides for every scanned part whether it is defective.
+//!
+//! Data flows one way: a scan is read into a [`cloud::Cloud`], registered and grouped into patches
+//! ([`registration`], [`grouping`]), reconstructed anomaly-free by DUS-Net ([`model`]), scored
+//! against that reconstruction ([`scoring`]) and judged ([`verdict`]). [`detector`] strings these
+//! stages together; [`dataset`] and [`metrics`] measure detectors on labelled data. See
+//! ARCHITECTURE.md for the map.
+
+pub mod cli;
+pub mod cloud;
+pub mod dataset;
+pub mod detector;
+pub mod grouping;
+pub mod metrics;
+pub mod model;
+pub mod registration;
+pub mod scoring;
+pub mod spatial;
+pub mod verdict;

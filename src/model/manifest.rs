@@ -1,0 +1,210 @@
+//! `model.toml`: everything the runtime needs to know about a model folder (see models/README.md).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub model: Identity,
+    pub grouping: Grouping,
+    pub noise: Noise,
+    pub normalisation: Normalisation,
+    pub scoring: Scoring,
+    pub tensors: Tensors,
+    pub files: Files,
+    /// How the model was trained and what it scored; kept verbatim for reports and bundles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<toml::Table>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval: Option<toml::Table>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Identity {
+    pub name: String,
+    pub version: String,
+    #[serde(default)]
+    pub created: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Grouping {
+    /// Size of the model's input sample (a stride sample of larger scans).
+    pub points: usize,
+    /// G: groups (patch centers).
+    pub groups: usize,
+    /// K: points per patch.
+    pub group_size: usize,
+    /// gamma: reconstructed points per center.
+    pub up_ratio: usize,
+    /// S: neighbours per set-abstraction group in the Up-Net.
+    pub up_neighbours: usize,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Noise {
+    pub alpha: f32,
+    pub beta: f32,
+    /// Noise draws averaged at test time (one batch); 1 = a single pass.
+    #[serde(default = "one")]
+    pub draws: usize,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn one() -> usize {
+    1
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Normalisation {
+    /// Register the scan onto `reference.pcd` (ICP) before normalising.
+    pub register: bool,
+    pub center: [f64; 3],
+    pub scale: f64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct Scoring {
+    /// Object score above which a part is a defect, in scan units.
+    pub threshold: f64,
+    /// Add the reconstruction-to-scan distance (missing material) to the point scores.
+    #[serde(default)]
+    pub two_way: bool,
+    /// Eq. 16's 3-NN weighting of point scores.
+    #[serde(default)]
+    pub weighting: bool,
+    /// Threshold of the golden-part reference detector on this part, once calibrated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_threshold: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Tensors {
+    pub down_inputs: Vec<String>,
+    pub down_outputs: Vec<String>,
+    pub up_inputs: Vec<String>,
+    pub up_outputs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Files {
+    pub down: FileEntry,
+    pub up: FileEntry,
+    pub reference: FileEntry,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FileEntry {
+    pub path: String,
+    pub sha256: String,
+}
+
+/// The tensor names this runtime feeds and reads, in the order it feeds them.
+pub const DOWN_INPUTS: [&str; 2] = ["centers", "patches"];
+pub const DOWN_OUTPUTS: [&str; 1] = ["pred_centers"];
+pub const UP_INPUTS: [&str; 9] = [
+    "centers",
+    "l1_index",
+    "l1_group",
+    "l2_index",
+    "l2_group",
+    "l1_interp_index",
+    "l1_interp_weight",
+    "l2_interp_index",
+    "l2_interp_weight",
+];
+pub const UP_OUTPUTS: [&str; 1] = ["points"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("{path}: cannot read: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not a valid model manifest: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("{path}: sha256 is {actual}, the manifest says {expected} (file corrupt or replaced)")]
+    Checksum { path: PathBuf, expected: String, actual: String },
+}
+
+impl Manifest {
+    pub const FILE: &'static str = "model.toml";
+
+    /// Reads and checks `DIR/model.toml` (parameters and tensor contract, not file hashes).
+    pub fn load(dir: &Path) -> Result<Manifest, ManifestError> {
+        let path = dir.join(Self::FILE);
+        let text = std::fs::read_to_string(&path).map_err(|source| ManifestError::Io { path: path.clone(), source })?;
+        let manifest: Manifest =
+            toml::from_str(&text).map_err(|e| ManifestError::Parse { path: path.clone(), message: e.to_string() })?;
+        manifest.validate().map_err(|message| ManifestError::Invalid { path, message })?;
+        Ok(manifest)
+    }
+
+    pub fn save(&self, dir: &Path) -> Result<(), ManifestError> {
+        let path = dir.join(Self::FILE);
+        let text = toml::to_string_pretty(self).expect("a manifest always serialises");
+        std::fs::write(&path, text).map_err(|source| ManifestError::Io { path, source })
+    }
+
+    /// The contract this runtime speaks: parameter ranges and tensor names.
+    pub fn validate(&self) -> Result<(), String> {
+        let g = &self.grouping;
+        if g.groups < 8 || g.groups % 4 != 0 {
+            return Err(format!("grouping.groups = {} must be a multiple of 4, at least 8", g.groups));
+        }
+        if g.group_size == 0 || g.up_ratio == 0 || g.up_neighbours == 0 || g.up_neighbours > g.groups / 4 {
+            return Err("grouping.group_size, up_ratio and up_neighbours must be positive (up_neighbours <= groups/4)".into());
+        }
+        if g.points < g.groups.max(g.group_size) {
+            return Err(format!("grouping.points = {} is smaller than groups and group_size", g.points));
+        }
+        if !(self.normalisation.scale.is_finite() && self.normalisation.scale > 0.0) {
+            return Err(format!("normalisation.scale = {} must be positive", self.normalisation.scale));
+        }
+        if !(self.scoring.threshold.is_finite() && self.scoring.threshold >= 0.0) {
+            return Err(format!("scoring.threshold = {} must be a non-negative number", self.scoring.threshold));
+        }
+        let noise = &self.noise;
+        if !(noise.alpha >= 0.0 && noise.beta >= 0.0 && noise.alpha.is_finite() && noise.beta.is_finite()) || noise.draws == 0 {
+            return Err("noise.alpha and noise.beta must be >= 0 and noise.draws >= 1".into());
+        }
+        let t = &self.tensors;
+        for (key, have, want) in [
+            ("tensors.down_inputs", &t.down_inputs, &DOWN_INPUTS[..]),
+            ("tensors.down_outputs", &t.down_outputs, &DOWN_OUTPUTS[..]),
+            ("tensors.up_inputs", &t.up_inputs, &UP_INPUTS[..]),
+            ("tensors.up_outputs", &t.up_outputs, &UP_OUTPUTS[..]),
+        ] {
+            if have.iter().map(String::as_str).ne(want.iter().copied()) {
+                return Err(format!("{key} = {have:?}; this runtime speaks {want:?}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks every file's sha256 against the manifest.
+    pub fn verify_files(&self, dir: &Path) -> Result<(), ManifestError> {
+        for entry in [&self.files.down, &self.files.up, &self.files.reference] {
+            let path = dir.join(&entry.path);
+            let actual = sha256_file(&path).map_err(|source| ManifestError::Io { path: path.clone(), source })?;
+            if !actual.eq_ignore_ascii_case(&entry.sha256) {
+                return Err(ManifestError::Checksum { path, expected: entry.sha256.clone(), actual });
+            }
+        }
+        Ok(())
+    }
+
+    /// The fewest scan points the model can group.
+    pub fn points_needed(&self) -> usize {
+        self.grouping.groups.max(self.grouping.group_size)
+    }
+}
+
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
+}

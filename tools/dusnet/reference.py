@@ -1,0 +1,141 @@
+"""Whole DUS-Net inference in Python on the exported ONNX graphs (the graphs Rust runs).
+
+  python -m dusnet.reference SCAN --model models/<part> [--json]
+
+Steps (models/README.md): read scan -> ICP to reference.pcd -> normalise -> stride sample -> FPS
+-> KNN patches -> (optional Noise-Gen) -> Down-Net -> Up-Net indices -> Up-Net -> scoring
+(eq. 15, two-way, optional eq. 16) x scale -> object score = max (eq. 17) -> verdict."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tomllib
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .geometry import apply_rigid, fps, icp, knn, normalise, stride_indices
+from .indices import NAMES, up_indices
+from .io import read_pcd
+
+
+def score_points(q: np.ndarray, recon: np.ndarray, two_way: bool, weighting: bool) -> np.ndarray:
+    """Point scores in normalised units: eq. 15, two-way missing-material term, eq. 16."""
+    tree_r = cKDTree(recon.astype(np.float64))
+    k = 3 if weighting else 1
+    d, _ = tree_r.query(q.astype(np.float64), k=k)
+    d = d.reshape(len(q), k)
+    s = d[:, 0].copy()
+    if two_way:
+        m, i = cKDTree(q.astype(np.float64)).query(recon.astype(np.float64))
+        a = np.zeros(len(q))
+        np.maximum.at(a, i, m)
+        s = np.maximum(s, a)
+    if weighting:
+        e = np.exp(d)
+        s *= 1.0 - e[:, 0] / e.sum(axis=1)
+    return s
+
+
+class Model:
+    def __init__(self, model_dir: str, providers=None):
+        import onnxruntime as ort
+        self.dir = model_dir
+        with open(os.path.join(model_dir, "model.toml"), "rb") as f:
+            self.cfg = tomllib.load(f)
+        g = self.cfg["grouping"]
+        self.points, self.groups, self.k = g["points"], g["groups"], g["group_size"]
+        self.gamma, self.s = g["up_ratio"], g["up_neighbours"]
+        nrm = self.cfg["normalisation"]
+        self.register, self.center, self.scale = nrm["register"], nrm["center"], nrm["scale"]
+        files = self.cfg["files"]
+        self.reference = read_pcd(os.path.join(model_dir, files["reference"]["path"])).astype(np.float64)
+        self.ref_tree = cKDTree(self.reference)
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        so.inter_op_num_threads = 1
+        prov = providers or ["CPUExecutionProvider"]
+        self.down = ort.InferenceSession(os.path.join(model_dir, files["down"]["path"]), so, providers=prov)
+        self.up = ort.InferenceSession(os.path.join(model_dir, files["up"]["path"]), so, providers=prov)
+
+    # ---- stages ----
+    def register_scan(self, scan: np.ndarray) -> np.ndarray:
+        """ICP to reference.pcd (if enabled) and normalisation; returns f32 [N, 3]."""
+        pts = np.asarray(scan, dtype=np.float64)
+        if self.register:
+            r, t = icp(pts, self.reference, ref_tree=self.ref_tree)
+            pts = apply_rigid(pts, r, t)
+        return normalise(pts, self.center, self.scale)
+
+    def group(self, q: np.ndarray):
+        sample = q[stride_indices(len(q), self.points)]
+        ci = fps(sample, self.groups)
+        centers = sample[ci]
+        nb = knn(centers, sample, self.k)
+        return centers, sample[nb]
+
+    def down_inputs(self, centers, neighbours, alpha=0.0, beta=0.0, draws=1, seed=7):
+        c = np.repeat(centers[None], draws, axis=0).astype(np.float32)
+        n = np.repeat(neighbours[None], draws, axis=0).astype(np.float32)
+        if alpha > 0 or beta > 0:
+            from .noise_gen import noise_gen
+            return noise_gen(c, n, alpha, beta, np.random.default_rng(seed))
+        return c, (n - c[:, :, None, :]).astype(np.float32)
+
+    def run_down(self, centers, patches):
+        return self.down.run(["pred_centers"], {"centers": centers, "patches": patches})[0]
+
+    def run_up(self, pred):
+        idx = up_indices(pred, self.s)
+        feeds = {"centers": pred.astype(np.float32)}
+        feeds.update({k: idx[k] for k in NAMES})
+        return self.up.run(["points"], feeds)[0], feeds
+
+    def infer(self, scan: np.ndarray, alpha=None, beta=None, draws=None, seed=None):
+        nz = self.cfg.get("noise", {})
+        alpha = nz.get("alpha", 0.0) if alpha is None else alpha
+        beta = nz.get("beta", 0.0) if beta is None else beta
+        draws = nz.get("draws", 1) if draws is None else draws
+        seed = nz.get("seed", 7) if seed is None else seed
+        if alpha == 0 and beta == 0:
+            draws = 1
+        sc = self.cfg["scoring"]
+        q = self.register_scan(scan)
+        centers, neighbours = self.group(q)
+        c, p = self.down_inputs(centers, neighbours, alpha, beta, draws, seed)
+        pred = self.run_down(c, p)
+        recon, _ = self.run_up(pred)
+        s = np.mean([score_points(q, r, sc["two_way"], sc["weighting"]) for r in recon], axis=0)
+        s = s * self.scale
+        obj = float(s.max())
+        return {"object_score": obj, "threshold": sc["threshold"],
+                "verdict": "defect" if obj > sc["threshold"] else "good",
+                "point_scores": s, "q": q, "recon": recon[0], "pred_centers": pred[0]}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="DUS-Net reference inference (ONNX Runtime)")
+    ap.add_argument("scan")
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--alpha", type=float)
+    ap.add_argument("--beta", type=float)
+    ap.add_argument("--draws", type=int)
+    a = ap.parse_args(argv)
+    m = Model(a.model)
+    r = m.infer(read_pcd(a.scan), a.alpha, a.beta, a.draws)
+    if a.json:
+        print(json.dumps({"scan": a.scan, "object_score": r["object_score"],
+                          "threshold": r["threshold"], "verdict": r["verdict"],
+                          "points": int(len(r["point_scores"])),
+                          "point_scores_first16": [float(x) for x in r["point_scores"][:16]]}))
+    else:
+        print(f"object score {r['object_score']:.6f}  threshold {r['threshold']:.6f}  "
+              f"verdict {r['verdict']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

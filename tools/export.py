@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Export a trained checkpoint to a model folder (models/README.md):
+down.onnx, up.onnx (opset 17, dynamic batch), model.toml, samples/, parity/.
+
+  python tools/export.py --ckpt models/<cat>/ckpt.pt --out models/<cat> [--name <cat>]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import glob
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+import tomllib
+import warnings
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dusnet import toml_io  # noqa: E402
+from dusnet.down_net import DownNet  # noqa: E402
+from dusnet.indices import NAMES  # noqa: E402
+from dusnet.io import read_pcd  # noqa: E402
+from dusnet.reference import Model  # noqa: E402
+from dusnet.up_net import UpNet  # noqa: E402
+
+DOWN_IN, DOWN_OUT = ["centers", "patches"], ["pred_centers"]
+UP_IN, UP_OUT = ["centers"] + NAMES, ["points"]
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for blk in iter(lambda: f.read(1 << 20), b""):
+            h.update(blk)
+    return h.hexdigest()
+
+
+def export_onnx(net, args, names_in, names_out, path):
+    dyn = {n: {0: "batch"} for n in names_in + names_out}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(net, args, path, input_names=names_in, output_names=names_out,
+                              dynamic_axes=dyn, opset_version=17, dynamo=False)
+        except TypeError:  # very old torch without the dynamo flag
+            torch.onnx.export(net, args, path, input_names=names_in, output_names=names_out,
+                              dynamic_axes=dyn, opset_version=17)
+    import onnx
+    onnx.checker.check_model(onnx.load(path), full_check=True)
+
+
+def ort_run(path, feeds, out):
+    import onnxruntime as ort
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"]).run([out], feeds)[0]
+
+
+def write_raw(dirp, name, arr):
+    arr = np.ascontiguousarray(arr)
+    dtype = "f32" if arr.dtype == np.float32 else "i64"
+    arr = arr.astype("<f4" if dtype == "f32" else "<i8")
+    fn = f"{name}.bin"
+    arr.tofile(os.path.join(dirp, fn))
+    return {"name": name.split("__")[-1], "dtype": dtype, "shape": list(arr.shape), "file": fn}
+
+
+def load_toml(path):
+    with open(path, "rb") as f:
+        return tomllib.load(f)
+
+
+def write_toml(path, doc):
+    with open(path, "w") as f:
+        f.write(toml_io.dumps(doc))
+
+
+def build_toml(name, cfg, ck, out, threshold, training, evald, created):
+    files = {k: {"path": p, "sha256": sha256(os.path.join(out, p))}
+             for k, p in (("down", "down.onnx"), ("up", "up.onnx"), ("reference", "reference.pcd"))}
+    return {
+        "model": {"name": name, "version": "1.0.0", "created": created},
+        "grouping": {"points": cfg["points"], "groups": cfg["groups"], "group_size": cfg["group_size"],
+                     "up_ratio": cfg["up_ratio"], "up_neighbours": cfg["up_neighbours"]},
+        "noise": {"alpha": 0.0, "beta": 0.0, "draws": 1, "seed": 7},
+        "normalisation": {"register": True, "center": [float(x) for x in ck["center"]],
+                          "scale": float(ck["scale"])},
+        "scoring": {"threshold": float(threshold), "two_way": True, "weighting": False},
+        "tensors": {"down_inputs": DOWN_IN, "down_outputs": DOWN_OUT, "up_inputs": UP_IN,
+                    "up_outputs": UP_OUT},
+        "files": files,
+        "training": training,
+        "eval": evald,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ckpt", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--name")
+    ap.add_argument("--test-dir", help="folder holding <cat>_positive0.pcd and <cat>_bulge0.pcd "
+                                       "(default: ../test next to the training data)")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    out = a.out
+    name = a.name or os.path.basename(os.path.normpath(out))
+    ck = torch.load(a.ckpt, map_location="cpu", weights_only=False)
+    cfg = ck["cfg"]
+    down = DownNet(cfg["dim"], cfg["layers"], cfg["heads"], mask_ratio=cfg["mask_ratio"])
+    up = UpNet(cfg["up_ratio"])
+    down.load_state_dict(ck["down"])
+    up.load_state_dict(ck["up"])
+    down.eval()
+    up.eval()
+
+    # golden samples
+    test_dir = a.test_dir or os.path.join(os.path.dirname(cfg["data_dir"].rstrip("/")), "test")
+    os.makedirs(os.path.join(out, "samples"), exist_ok=True)
+    for src, dst in ((f"{name}_positive0.pcd", "good.pcd"), (f"{name}_bulge0.pcd", "defect.pcd")):
+        d = os.path.join(out, "samples", dst)
+        if not os.path.exists(d):
+            shutil.copyfile(os.path.join(test_dir, src), d)
+
+    # ---- ONNX export with batch 2 real inputs (good.pcd with two noise draws) ----
+    if not os.path.exists(os.path.join(out, "reference.pcd")):
+        raise SystemExit("reference.pcd missing: train first")
+    created = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # a provisional toml so reference.Model can run the grouping
+    training = {
+        "data": cfg["data"], "data_dir": cfg["data_dir"],
+        "down_steps": int(ck["steps"]["down"]), "up_steps": int(ck["steps"]["up"]),
+        "down_minutes": round(ck["elapsed"]["down"] / 60, 2), "up_minutes": round(ck["elapsed"]["up"] / 60, 2),
+        "machine": ck.get("machine", platform.machine()), "device": ck.get("device", "cpu"),
+        "torch": ck.get("torch", torch.__version__), "batch": cfg["batch"], "lr": cfg["lr"],
+        "dim": cfg["dim"], "layers": cfg["layers"], "heads": cfg["heads"],
+        "mask_ratio": cfg["mask_ratio"], "alphas": cfg["alphas"], "beta": cfg["beta"],
+        "final_down_loss": {k: float(v) for k, v in ck["last"].get("down", {}).items()},
+        "final_up_loss": {k: float(v) for k, v in ck["last"].get("up", {}).items()},
+    }
+    c0 = torch.zeros(2, cfg["groups"], 3)
+    p0 = torch.zeros(2, cfg["groups"], cfg["group_size"], 3)
+    export_onnx(down, (c0, p0), DOWN_IN, DOWN_OUT, os.path.join(out, "down.onnx"))
+    rng = np.random.default_rng(0)
+    from dusnet.indices import up_indices
+    cr = rng.normal(size=(2, cfg["groups"], 3)).astype(np.float32)
+    idx = up_indices(cr, cfg["up_neighbours"])
+    export_onnx(up, tuple([torch.from_numpy(cr)] + [torch.from_numpy(idx[k]) for k in NAMES]),
+                UP_IN, UP_OUT, os.path.join(out, "up.onnx"))
+    evald = {}
+    old = os.path.join(out, "model.toml")
+    if os.path.exists(old):
+        try:
+            evald = load_toml(old).get("eval", {})
+        except Exception:  # noqa: BLE001
+            evald = {}
+    write_toml(old, build_toml(name, cfg, ck, out, 0.0, training, evald, created))
+
+    # ---- parity: ORT vs PyTorch on real inputs, batch 2 and batch 1 ----
+    m = Model(out)
+    good = read_pcd(os.path.join(out, "samples", "good.pcd"))
+    q = m.register_scan(good)
+    centers, nbrs = m.group(q)
+    c2, p2 = m.down_inputs(centers, nbrs, 0.01, 0.015, draws=2, seed=1)
+    with torch.no_grad():
+        pt = down(torch.from_numpy(c2), torch.from_numpy(p2)).numpy()
+    po = m.run_down(c2, p2)
+    dd = float(np.abs(pt - po).max())
+    rec_o, feeds = m.run_up(po)
+    with torch.no_grad():
+        rec_t = up(*[torch.from_numpy(feeds[k]) for k in UP_IN]).numpy()
+    du = float(np.abs(rec_t - rec_o).max())
+    print(f"parity ORT vs PyTorch (batch 2): down max abs diff {dd:.3e}, up max abs diff {du:.3e}")
+    training["onnx_parity_down_max_abs"] = dd
+    training["onnx_parity_up_max_abs"] = du
+
+    # ---- threshold: max object score over the training templates x 1.1 ----
+    tmpl = sorted(glob.glob(os.path.join(cfg["data_dir"], "*.pcd")))
+    tscores = [m.infer(read_pcd(f))["object_score"] for f in tmpl]
+    threshold = 1.1 * max(tscores)
+    training["template_object_scores"] = [float(x) for x in tscores]
+    print(f"template object scores {np.round(tscores, 4).tolist()} -> threshold {threshold:.4f}")
+    write_toml(old, build_toml(name, cfg, ck, out, threshold, training, evald, created))
+
+    # ---- parity fixtures (batch 1, noise off, samples/good.pcd) ----
+    pdir = os.path.join(out, "parity")
+    shutil.rmtree(pdir, ignore_errors=True)
+    os.makedirs(pdir)
+    c1, p1 = m.down_inputs(centers, nbrs)
+    pred1 = m.run_down(c1, p1)
+    rec1, feeds1 = m.run_up(pred1)
+    doc = {"down": {"inputs": [write_raw(pdir, "down__centers", c1), write_raw(pdir, "down__patches", p1)],
+                    "outputs": [write_raw(pdir, "down__pred_centers", pred1)]},
+           "up": {"inputs": [write_raw(pdir, f"up__{k}", feeds1[k]) for k in UP_IN],
+                  "outputs": [write_raw(pdir, "up__points", rec1)]}}
+    m = Model(out)  # reload with the final threshold
+    scans = []
+    for fn in ("good.pcd", "defect.pcd"):
+        r = m.infer(read_pcd(os.path.join(out, "samples", fn)))
+        scans.append({"file": f"models/{name}/samples/{fn}", "object_score": r["object_score"],
+                      "verdict": r["verdict"], "points": int(len(r["point_scores"])),
+                      "point_scores": [float(x) for x in r["point_scores"][:16]]})
+        print(f"{fn}: object score {r['object_score']:.5f} ({r['verdict']})")
+    doc["scan"] = scans[0]
+    doc["scans"] = scans
+    doc["tolerance"] = 1e-4
+    with open(os.path.join(pdir, "parity.json"), "w") as f:
+        json.dump(doc, f, indent=1)
+    print(f"exported {out}")
+
+
+if __name__ == "__main__":
+    main()
