@@ -7,7 +7,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 ICP_SAMPLE = 4096
-ICP_ITERS = 30
+ICP_ITERS = 50
 ICP_KEEP = 0.9
 
 
