@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod cloud;
+pub mod config;
 pub mod dataset;
 pub mod detector;
 pub mod grouping;
