@@ -1,1 +1,64 @@
-fn main(){}
+//! Each pipeline stage on a 16k- and a 120k-point scan (the shipped default model's good sample,
+//! resampled). The full DUS-Net inspection runs when the model and ONNX Runtime are present.
+//! Run: `scripts/setup-ort.sh && cargo bench`.
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use dus_edge::cloud::{self, Cloud};
+use dus_edge::detector::{Detector, DusNet, GoldenPart};
+use dus_edge::grouping::{farthest_point_sampling, Patches, Pyramid};
+use dus_edge::model::{Model, RuntimeConfig};
+use dus_edge::registration::Reference;
+use dus_edge::scoring::{point_scores, ScoringRule};
+
+const MODEL: &str = "models/bunny";
+const SIZES: [usize; 2] = [16_000, 120_000];
+
+fn scan() -> Cloud {
+    cloud::read(&Path::new(env!("CARGO_MANIFEST_DIR")).join(MODEL).join("samples/good.pcd")).expect("the default model's sample scan")
+}
+
+fn geometry(c: &mut Criterion) {
+    let base = scan();
+    let mut group = c.benchmark_group("stages");
+    group.sample_size(10);
+    for size in SIZES {
+        let cloud = base.resampled(size);
+        let points = cloud.points();
+        group.bench_with_input(BenchmarkId::new("fps_1024", size), points, |b, p| b.iter(|| farthest_point_sampling(black_box(p), 1024)));
+        group.bench_with_input(BenchmarkId::new("group_1024x32", size), points, |b, p| b.iter(|| Patches::group(black_box(p), 1024, 32)));
+        let reference = Reference::new(base.points());
+        group.bench_with_input(BenchmarkId::new("register_icp", size), points, |b, p| b.iter(|| reference.register(black_box(p))));
+        let reconstruction = base.resampled(16_384);
+        group.bench_with_input(BenchmarkId::new("score_two_way_vs_16k", size), points, |b, p| {
+            b.iter(|| point_scores(black_box(p), reconstruction.points(), ScoringRule { two_way: true, weighting: false }))
+        });
+    }
+    let centers: Vec<[f32; 3]> = farthest_point_sampling(base.points(), 1024).into_iter().map(|i| base.points()[i]).collect();
+    group.bench_function("pyramid_1024", |b| b.iter(|| Pyramid::build(black_box(&centers), 16)));
+    group.finish();
+}
+
+fn inspection(c: &mut Criterion) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(MODEL);
+    let Ok(model) = Model::load(&dir, &RuntimeConfig::default()) else {
+        eprintln!("skipping the DUS-Net inspection benchmark: the model in {} does not load (run scripts/setup-ort.sh)", dir.display());
+        return;
+    };
+    let mut golden = GoldenPart::new(&model);
+    let mut dus_net = DusNet::new(model);
+    let base = scan();
+    let mut group = c.benchmark_group("inspect");
+    group.sample_size(10);
+    for size in SIZES {
+        let cloud = base.resampled(size);
+        group.bench_with_input(BenchmarkId::new("dus_net", size), &cloud, |b, c| b.iter(|| dus_net.inspect(c).unwrap()));
+        group.bench_with_input(BenchmarkId::new("golden_part", size), &cloud, |b, c| b.iter(|| golden.inspect(c).unwrap()));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, geometry, inspection);
+criterion_main!(benches);

@@ -10,10 +10,9 @@ use clap::Args;
 
 use super::score::{millis, stage_name};
 use super::{DetectorKind, RuntimeArgs, DEFAULT_MODEL};
-use crate::cloud::{self, Cloud};
+use crate::cloud;
 use crate::detector::Stage;
 use crate::grouping::farthest_point_sampling;
-use crate::registration::stride_indices;
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -43,7 +42,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let groups = crate::model::Manifest::load(&args.model)?.grouping.groups;
     println!("bench: {} resampled, median of {repeat} runs, {} threads for ONNX Runtime", scan_path.display(), args.runtime.config().threads);
     for &size in &args.sizes {
-        let cloud = resample(&base, size);
+        let cloud = base.resampled(size);
         let mut runs: Vec<Vec<(Stage, f64)>> = Vec::new();
         for _ in 0..repeat {
             let inspection = detector.inspect(&cloud)?;
@@ -66,23 +65,6 @@ pub fn run(args: BenchArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// `size` points from `base`: a stride sample, or copies shifted by a small fixed pattern
-/// (0.2 % of the part) when more points than the scan has are asked for.
-fn resample(base: &Cloud, size: usize) -> Cloud {
-    let points = base.points();
-    let picked: Vec<[f32; 3]> = if size <= points.len() {
-        stride_indices(points.len(), size).into_iter().map(|i| points[i]).collect()
-    } else {
-        (0..size)
-            .map(|i| {
-                let (p, copy) = (points[i % points.len()], (i / points.len()) as f32);
-                [p[0] + 0.2 * (copy * 1.3).sin(), p[1] + 0.2 * (copy * 2.1).cos(), p[2] + 0.2 * (copy * 0.7).sin()]
-            })
-            .collect()
-    };
-    Cloud::from_points(picked).expect("resampling finite points gives finite points")
 }
 
 fn time_ms<T>(work: impl FnOnce() -> T) -> f64 {

@@ -86,6 +86,23 @@ impl Cloud {
     pub fn skipped(&self) -> usize {
         self.skipped
     }
+
+    /// The same surface with `size` points, for benchmarks: a stride sample, or copies shifted by
+    /// a small fixed pattern (0.2 scan units) when more points than the scan has are asked for.
+    pub fn resampled(&self, size: usize) -> Cloud {
+        let points = &self.points;
+        let picked: Vec<[f32; 3]> = if size <= points.len() {
+            crate::registration::stride_indices(points.len(), size).into_iter().map(|i| points[i]).collect()
+        } else {
+            (0..size)
+                .map(|i| {
+                    let (p, copy) = (points[i % points.len()], (i / points.len()) as f32);
+                    [p[0] + 0.2 * (copy * 1.3).sin(), p[1] + 0.2 * (copy * 2.1).cos(), p[2] + 0.2 * (copy * 0.7).sin()]
+                })
+                .collect()
+        };
+        Cloud { points: picked, skipped: 0 }
+    }
 }
 
 /// Reads a scan, choosing the format by the file's extension.
