@@ -1,5 +1,5 @@
 //! Each pipeline stage on a 16k- and a 120k-point scan (the shipped default model's good sample,
-//! resampled). The full DUS-Net inspection runs when the model and ONNX Runtime are present.
+//! resampled), and whole inspections by DUS-Net and the golden-part reference.
 //! Run: `scripts/setup-ort.sh && cargo bench`.
 
 use std::hint::black_box;
@@ -43,10 +43,7 @@ fn geometry(c: &mut Criterion) {
 
 fn inspection(c: &mut Criterion) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(MODEL);
-    let Ok(model) = Model::load(&dir, &RuntimeConfig::default()) else {
-        eprintln!("skipping the DUS-Net inspection benchmark: the model in {} does not load (run scripts/setup-ort.sh)", dir.display());
-        return;
-    };
+    let model = Model::load(&dir, &RuntimeConfig::default()).expect("the default model loads (run scripts/setup-ort.sh first)");
     let mut golden = GoldenPart::new(&model);
     let mut dus_net = DusNet::new(model);
     let base = scan();

@@ -13,60 +13,135 @@ use crate::spatial::PointIndex;
 
 /// Farthest point sampling: `count` indices into `points`, starting at index 0; each next point is
 /// the first one farthest from those already chosen. Distances are `(dx*dx + dy*dy) + dz*dz` in f32.
+///
+/// Points are kept in small spatial buckets with a bounding box and their largest distance to the
+/// chosen set: a bucket whose box is farther from the new center than that distance cannot change
+/// and is skipped (bucket FPS). The result is exactly that of the plain O(N·count) loop.
 pub fn farthest_point_sampling(points: &[[f32; 3]], count: usize) -> Vec<usize> {
     let count = count.min(points.len());
     if count == 0 {
         return Vec::new();
     }
-    // Columns rather than rows: the inner loop then vectorises.
-    let (xs, ys, zs): (Vec<f32>, Vec<f32>, Vec<f32>) =
-        (points.iter().map(|p| p[0]).collect(), points.iter().map(|p| p[1]).collect(), points.iter().map(|p| p[2]).collect());
-    let mut nearest = vec![f32::INFINITY; points.len()];
+    let mut buckets = Buckets::new(points);
     let mut chosen = Vec::with_capacity(count);
     let mut current = 0;
     for _ in 0..count {
         chosen.push(current);
-        current = update_and_pick_farthest(&xs, &ys, &zs, &mut nearest, points[current]);
+        current = buckets.add_center(points[current]);
     }
     chosen
 }
 
-const LANES: usize = 8;
+/// Points per bucket: small enough to skip most of the cloud late in sampling, large enough that
+/// the per-bucket test stays cheap.
+const BUCKET: usize = 64;
+/// A bucket is skipped only when its box is farther than its largest distance by this relative
+/// margin, so f32 rounding can never hide an update.
+const SKIP_MARGIN: f32 = 1.0 - 1e-5;
 
-/// Lowers each point's distance to the chosen set by its distance to `c` and returns the first
-/// index of the largest. Lanes keep their own running maximum (strictly greater wins, so each lane
-/// keeps its first index); the lanes are merged by value, then by index: the first argmax overall.
-fn update_and_pick_farthest(xs: &[f32], ys: &[f32], zs: &[f32], nearest: &mut [f32], c: [f32; 3]) -> usize {
-    let mut best = [f32::NEG_INFINITY; LANES];
-    let mut best_at = [0usize; LANES];
-    let full = xs.len() / LANES * LANES;
-    for base in (0..full).step_by(LANES) {
-        for lane in 0..LANES {
-            let i = base + lane;
-            let (dx, dy, dz) = (xs[i] - c[0], ys[i] - c[1], zs[i] - c[2]);
-            let d = nearest[i].min((dx * dx + dy * dy) + dz * dz);
-            nearest[i] = d;
-            if d > best[lane] {
-                best[lane] = d;
-                best_at[lane] = i;
+struct Buckets {
+    /// Coordinates and original indices, bucket by bucket; ascending index within a bucket.
+    columns: Columns,
+    index: Vec<usize>,
+    nearest: Vec<f32>,
+    spans: Vec<Span>,
+}
+
+struct Span {
+    start: usize,
+    end: usize,
+    lo: [f32; 3],
+    hi: [f32; 3],
+    /// Largest distance to the chosen set in this bucket and the smallest index holding it.
+    far: f32,
+    far_at: usize,
+}
+
+impl Buckets {
+    fn new(points: &[[f32; 3]]) -> Buckets {
+        let mut order: Vec<usize> = (0..points.len()).collect();
+        let mut spans = Vec::new();
+        split(points, &mut order, 0, &mut spans);
+        let column = |k: usize| order.iter().map(|&i| points[i][k]).collect();
+        let columns = Columns { x: column(0), y: column(1), z: column(2) };
+        Buckets { columns, index: order, nearest: vec![f32::INFINITY; points.len()], spans }
+    }
+
+    /// Lowers every distance by the distance to `c`; returns the first farthest point's index.
+    fn add_center(&mut self, c: [f32; 3]) -> usize {
+        let (mut top, mut top_at) = (f32::NEG_INFINITY, usize::MAX);
+        for span in &mut self.spans {
+            if box_distance(span, c) * SKIP_MARGIN <= span.far {
+                update(span, c, &self.columns, &self.index, &mut self.nearest);
+            }
+            if span.far > top || (span.far == top && span.far_at < top_at) {
+                (top, top_at) = (span.far, span.far_at);
             }
         }
+        top_at
     }
-    let (mut top, mut top_at) = (f32::NEG_INFINITY, 0);
-    for lane in 0..LANES {
-        if best[lane] > top || (best[lane] == top && best_at[lane] < top_at) {
-            (top, top_at) = (best[lane], best_at[lane]);
+}
+
+/// Splits `order[..]` (indices into `points`, starting at `offset`) at the median of its widest
+/// axis until buckets are small; each bucket's indices end up ascending.
+fn split(points: &[[f32; 3]], order: &mut [usize], offset: usize, spans: &mut Vec<Span>) {
+    let (lo, hi) = bounds(points, order);
+    if order.len() <= BUCKET {
+        order.sort_unstable();
+        spans.push(Span { start: offset, end: offset + order.len(), lo, hi, far: f32::INFINITY, far_at: order[0] });
+        return;
+    }
+    let axis = (0..3).max_by(|&a, &b| (hi[a] - lo[a]).total_cmp(&(hi[b] - lo[b]))).unwrap_or(0);
+    let middle = order.len() / 2;
+    order.select_nth_unstable_by(middle, |&a, &b| points[a][axis].total_cmp(&points[b][axis]));
+    let (left, right) = order.split_at_mut(middle);
+    split(points, left, offset, spans);
+    split(points, right, offset + middle, spans);
+}
+
+fn bounds(points: &[[f32; 3]], order: &[usize]) -> ([f32; 3], [f32; 3]) {
+    let (mut lo, mut hi) = ([f32::INFINITY; 3], [f32::NEG_INFINITY; 3]);
+    for &i in order {
+        for k in 0..3 {
+            lo[k] = lo[k].min(points[i][k]);
+            hi[k] = hi[k].max(points[i][k]);
         }
     }
-    for i in full..xs.len() {
+    (lo, hi)
+}
+
+/// Squared distance from `c` to the bucket's bounding box (0 inside it).
+fn box_distance(span: &Span, c: [f32; 3]) -> f32 {
+    (0..3).map(|k| (span.lo[k] - c[k]).max(c[k] - span.hi[k]).max(0.0).powi(2)).sum()
+}
+
+/// Lowers the bucket's distances by their distance to `c` and finds its new farthest point. The
+/// first pass has no branches and vectorises; the second finds the first (smallest) index at the
+/// maximum, which exists because the maximum is one of the values just written.
+fn update(span: &mut Span, c: [f32; 3], columns: &Columns, index: &[usize], nearest: &mut [f32]) {
+    let range = span.start..span.end;
+    let (xs, ys, zs) = (&columns.x[range.clone()], &columns.y[range.clone()], &columns.z[range.clone()]);
+    let near = &mut nearest[range];
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    for (i, d) in near.iter_mut().enumerate() {
         let (dx, dy, dz) = (xs[i] - c[0], ys[i] - c[1], zs[i] - c[2]);
-        let d = nearest[i].min((dx * dx + dy * dy) + dz * dz);
-        nearest[i] = d;
-        if d > top {
-            (top, top_at) = (d, i);
-        }
+        let lowered = d.min((dx * dx + dy * dy) + dz * dz);
+        *d = lowered;
+        let lane = &mut lanes[i % LANES];
+        *lane = if lowered > *lane { lowered } else { *lane };
     }
-    top_at
+    let far = lanes.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let first = near.iter().position(|&d| d == far).unwrap_or(0);
+    (span.far, span.far_at) = (far, index[span.start + first]);
+}
+
+const LANES: usize = 8;
+
+/// Coordinates by column, bucket by bucket: the layout the update loop vectorises over.
+struct Columns {
+    x: Vec<f32>,
+    y: Vec<f32>,
+    z: Vec<f32>,
 }
 
 /// Index `k` nearest points of `points` around each of `queries` (indices into `points`), the
@@ -222,6 +297,17 @@ mod tests {
         // A grid has many exact ties: the first index must win.
         let grid: Vec<[f32; 3]> = (0..125).map(|i| [(i % 5) as f32, (i / 5 % 5) as f32, (i / 25) as f32]).collect();
         assert_eq!(farthest_point_sampling(&grid, 40), plain_fps(&grid, 40));
+    }
+
+    #[test]
+    fn fps_matches_the_plain_rule_on_a_large_cloud() {
+        let points: Vec<[f32; 3]> = (0..20_000u32)
+            .map(|i| {
+                let h = |k: u32| (i.wrapping_mul(2_654_435_761).wrapping_add(k * 40_503) % 10_007) as f32 / 10_007.0;
+                [h(1) * 50.0, h(2) * 30.0, (h(3) * 6.0).sin() * 5.0]
+            })
+            .collect();
+        assert_eq!(farthest_point_sampling(&points, 300), plain_fps(&points, 300));
     }
 
     #[test]

@@ -34,7 +34,10 @@ def parse():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--data", required=True, help="folder of good scans (*.pcd); sorted, first = template 0")
     ap.add_argument("--out", required=True, help="model folder")
-    ap.add_argument("--minutes", type=float, default=12.0, help="total budget, both stages")
+    ap.add_argument("--minutes", type=float, default=None,
+                    help="total budget, both stages (default 12). With --resume, a larger value than "
+                         "the checkpoint's extends training: the Down-Net continues to its new share, "
+                         "then the Up-Net to its new share")
     ap.add_argument("--down-frac", type=float, default=0.6, help="share of the budget for the Down-Net")
     ap.add_argument("--resume", action="store_true")
     ap.add_argument("--points", type=int, default=16384)
@@ -125,6 +128,9 @@ def main():
     if not files:
         raise SystemExit(f"no *.pcd in {a.data}")
 
+    minutes_arg = a.minutes
+    if a.minutes is None:
+        a.minutes = 12.0
     cfg = dict(points=a.points, groups=a.groups, group_size=a.group_size, up_ratio=a.up_ratio,
                up_neighbours=a.up_neighbours, dim=a.dim, layers=a.layers, heads=a.heads,
                batch=a.batch, lr=a.lr, mask_ratio=a.mask_ratio, minutes=a.minutes,
@@ -134,6 +140,9 @@ def main():
     if a.resume and os.path.exists(ckpt_path):
         state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         cfg = state["cfg"]
+        if minutes_arg is not None and minutes_arg != cfg["minutes"]:
+            log(logf, f"budget {cfg['minutes']} -> {a.minutes} minutes")
+            cfg["minutes"] = a.minutes
         log(logf, f"resume from {ckpt_path}: stage {state['stage']}, steps {state['steps']}")
     if state is not None and os.path.exists(os.path.join(a.out, "reference.pcd")):
         center, scale = np.array(state["center"]), state["scale"]
@@ -165,6 +174,10 @@ def main():
         stage, steps, elapsed, last = state["stage"], state["steps"], state["elapsed"], state["last"]
     budget = {"down": cfg["minutes"] * 60 * cfg["down_frac"],
               "up": cfg["minutes"] * 60 * (1 - cfg["down_frac"])}
+    if stage != "down" and elapsed["down"] < budget["down"] - 10:
+        stage = "down"  # extended budget: continue the Down-Net, then the Up-Net on its new outputs
+    elif stage == "done" and elapsed["up"] < budget["up"] - 10:
+        stage = "up"
 
     def save():
         torch.save({"cfg": cfg, "center": list(map(float, center)), "scale": float(scale),
