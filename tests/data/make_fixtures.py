@@ -1,7 +1,10 @@
 """Writes the small scans the Rust tests read, in every format a scanner may send.
 
 Source: 2,048 points (stride sample) of ScanAD-dev bunny_positive0.pcd. Run from the repo root:
-    tools/.venv/bin/python tests/data/make_fixtures.py ../shared/data/scanad-dev/bunny/test/bunny_positive0.pcd
+    tools/.venv/bin/python tests/data/make_fixtures.py ../shared/data/scanad-dev/bunny/test/bunny_positive0.pcd \
+        ../shared/data/scanad-dev/bunny
+Also 4,096 points of bunny_bulge0 with their labels from GT/bunny_bulge0.txt (bulge.pcd,
+bulge_gt.txt) for the dataset tests; pass the ScanAD-dev bunny folder as the second argument.
 The binary_compressed file is LZF-encoded with literal runs only (valid LZF, as PCL reads it);
 back-references are exercised by a round trip through pcd-rs's writer in the tests.
 """
@@ -63,5 +66,16 @@ def main(source):
     np.savetxt(OUT / "scan_points.txt", pts, fmt="%.6f")  # the expected coordinates, for the tests
 
 
+def labelled_defect(category_dir):
+    pts = read_binary_pcd(Path(category_dir) / "test/bunny_bulge0.pcd")
+    gt = np.loadtxt(Path(category_dir) / "GT/bunny_bulge0.txt", delimiter=",")
+    assert np.allclose(gt[:, :3], pts, atol=1e-3), "GT rows follow the scan's points"
+    idx = (np.arange(4096) * len(pts)) // 4096
+    p, labels = pts[idx].astype("<f4"), gt[idx, 3].astype(int)
+    (OUT / "bulge.pcd").write_bytes(pcd_header(len(p), ["x", "y", "z"], "binary") + p.tobytes())
+    (OUT / "bulge_gt.txt").write_text("".join(f"{x:.6f} {y:.6f} {z:.6f} {l}\n" for (x, y, z), l in zip(p, labels)))
+
+
 if __name__ == "__main__":
     main(sys.argv[1])
+    labelled_defect(sys.argv[2])

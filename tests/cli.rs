@@ -1,0 +1,177 @@
+//! `edge-tool` as an operator runs it: the real binary, the shipped default model, real scans.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn model() -> PathBuf {
+    repo().join("models/bunny")
+}
+
+fn edge_tool(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_edge-tool")).args(args).current_dir(repo()).output().unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+fn arg(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn score_prints_a_verdict_per_scan_and_writes_heatmaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = model().join("samples/good.pcd");
+    let defect = model().join("samples/defect.pcd");
+    let out = edge_tool(&["score", arg(&good), arg(&defect), "--heatmap", arg(dir.path())]);
+    assert!(out.status.success(), "{}", text(&out));
+    let printed = text(&out);
+    for scan in ["good.pcd: ", "defect.pcd: "] {
+        let line = printed.lines().find(|l| l.contains(scan)).unwrap_or_else(|| panic!("no line for {scan}: {printed}"));
+        assert!(line.contains("OK") || line.contains("DEFECT"), "{line}");
+        assert!(line.contains("object score") && line.contains("threshold"), "{line}");
+    }
+    assert!(printed.contains("timings (ms): register"), "{printed}");
+    for name in ["good.ply", "defect.ply"] {
+        let heatmap = dus_edge::cloud::read(&dir.path().join(name)).unwrap();
+        assert_eq!(heatmap.len(), 16000);
+    }
+}
+
+#[test]
+fn score_json_agrees_with_the_library() {
+    let scan = model().join("samples/defect.pcd");
+    let out = edge_tool(&["score", arg(&scan), "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut detector = dus_edge::detector::DusNet::new(
+        dus_edge::model::Model::load(&model(), &dus_edge::model::RuntimeConfig::default()).unwrap(),
+    );
+    let inspection = dus_edge::detector::Detector::inspect(&mut detector, &dus_edge::cloud::read(&scan).unwrap()).unwrap();
+    assert!((report["object_score"].as_f64().unwrap() - inspection.object_score).abs() < 1e-9);
+    let expected = if inspection.object_score > inspection.threshold.unwrap() { "defect" } else { "ok" };
+    assert_eq!(report["verdict"], expected);
+    assert_eq!(report["points"], 16000);
+    let stages: Vec<&str> = report["timings_ms"].as_array().unwrap().iter().map(|t| t[0].as_str().unwrap()).collect();
+    assert_eq!(stages, ["register", "group", "down_net", "pyramid", "up_net", "score"]);
+}
+
+#[test]
+fn unavailable_providers_fall_back_to_cpu_unless_strict() {
+    let scan = model().join("samples/good.pcd");
+    let lenient = edge_tool(&["score", arg(&scan), "--providers", "cuda,cpu"]);
+    assert!(lenient.status.success(), "{}", text(&lenient));
+    assert!(text(&lenient).contains("falling back to CPU"), "{}", text(&lenient));
+    let strict = edge_tool(&["score", arg(&scan), "--providers", "cuda", "--strict"]);
+    assert!(!strict.status.success());
+    assert!(text(&strict).contains("'cuda' is configured strict"), "{}", text(&strict));
+    let unknown = edge_tool(&["score", arg(&scan), "--providers", "gpu"]);
+    assert!(text(&unknown).contains("unknown execution provider 'gpu'"), "{}", text(&unknown));
+}
+
+#[test]
+fn a_missing_onnx_runtime_is_a_clear_error() {
+    let out = edge_tool(&["score", "tests/data/scan_binary.pcd", "--ort-library", "/nonexistent/libonnxruntime.so"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("/nonexistent/libonnxruntime.so: no such ONNX Runtime library"), "{}", text(&out));
+}
+
+#[test]
+fn a_corrupt_model_file_is_refused_by_its_checksum() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("bunny");
+    std::fs::create_dir(&copy).unwrap();
+    for entry in std::fs::read_dir(model()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            std::fs::copy(&path, copy.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    let mut onnx = std::fs::read(copy.join("up.onnx")).unwrap();
+    let middle = onnx.len() / 2;
+    onnx[middle] ^= 0xff;
+    std::fs::write(copy.join("up.onnx"), onnx).unwrap();
+    let out = edge_tool(&["score", "tests/data/scan_binary.pcd", "--model", arg(&copy)]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("up.onnx: sha256 is"), "{}", text(&out));
+}
+
+#[test]
+fn a_scan_with_too_few_points_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let tiny = dir.path().join("tiny.xyz");
+    std::fs::write(&tiny, "0 0 0\n1 0 0\n0 1 0\n").unwrap();
+    let out = edge_tool(&["score", arg(&tiny)]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("the scan has 3 points; the model needs at least"), "{}", text(&out));
+}
+
+/// A one-category dataset holding a normal scan and a labelled bulge, in either layout.
+fn dataset(root: &Path, real3d: bool) {
+    let (gt, good, bad, separator) = if real3d { ("gt", "1_good", "2_bulge", " ") } else { ("GT", "bunny_positive0", "bunny_bulge0", ",") };
+    for sub in ["train", "test", gt] {
+        std::fs::create_dir_all(root.join("bunny").join(sub)).unwrap();
+    }
+    std::fs::copy(repo().join("tests/data/scan_binary.pcd"), root.join(format!("bunny/test/{good}.pcd"))).unwrap();
+    std::fs::copy(repo().join("tests/data/bulge.pcd"), root.join(format!("bunny/test/{bad}.pcd"))).unwrap();
+    let labels = std::fs::read_to_string(repo().join("tests/data/bulge_gt.txt")).unwrap().replace(' ', separator);
+    std::fs::write(root.join(format!("bunny/{gt}/{bad}.txt")), labels).unwrap();
+}
+
+fn eval_rows(root: &Path) -> Vec<serde_json::Value> {
+    let json = root.join("table.json");
+    let out = edge_tool(&["eval", arg(root), "--json", arg(&json)]);
+    assert!(out.status.success(), "{}", text(&out));
+    let printed = text(&out);
+    assert!(printed.contains("O-AUROC") && printed.contains("mean"), "{printed}");
+    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
+}
+
+#[test]
+fn eval_reads_both_dataset_layouts_to_the_same_numbers() {
+    let (shapenet, real3d) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    dataset(shapenet.path(), false);
+    dataset(real3d.path(), true);
+    let (a, b) = (eval_rows(shapenet.path()), eval_rows(real3d.path()));
+    assert_eq!(a.len(), 4, "bunny and mean, for dus-net and reference");
+    assert_eq!(a, b);
+    let reference = a.iter().find(|r| r["detector"] == "reference" && r["category"] == "bunny").unwrap();
+    // The golden part sees the bulge: its labelled points score above the rest of the points.
+    assert!(reference["p_auroc"].as_f64().unwrap() > 0.8, "{reference}");
+    for row in &a {
+        for metric in ["o_auroc", "p_auroc", "o_aupr", "p_aupr"] {
+            let v = row[metric].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&v), "{metric} = {v}");
+        }
+    }
+}
+
+#[test]
+fn calibrate_sets_the_threshold_from_good_scans_and_dry_run_leaves_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("bunny");
+    std::fs::create_dir(&copy).unwrap();
+    for name in ["model.toml", "down.onnx", "up.onnx", "reference.pcd"] {
+        std::fs::copy(model().join(name), copy.join(name)).unwrap();
+    }
+    let good = model().join("samples/good.pcd");
+    let before = std::fs::read_to_string(copy.join("model.toml")).unwrap();
+    let dry = edge_tool(&["calibrate", arg(&good), "--model", arg(&copy), "--dry-run"]);
+    assert!(dry.status.success(), "{}", text(&dry));
+    assert_eq!(std::fs::read_to_string(copy.join("model.toml")).unwrap(), before);
+
+    let out = edge_tool(&["calibrate", arg(&good), "--model", arg(&copy)]);
+    assert!(out.status.success(), "{}", text(&out));
+    let manifest = dus_edge::model::Manifest::load(&copy).unwrap();
+    let report = edge_tool(&["score", arg(&good), "--model", arg(&copy), "--json"]);
+    let score: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
+    // One good scan: the threshold becomes its object score, so it passes.
+    assert!((manifest.scoring.threshold - score["object_score"].as_f64().unwrap()).abs() < 1e-9);
+    assert_eq!(score["verdict"], "ok");
+    assert!(text(&out).contains("0 of 1 good scans would be rejected"), "{}", text(&out));
+}
