@@ -59,12 +59,14 @@ struct Span {
 
 impl Buckets {
     fn new(points: &[[f32; 3]]) -> Buckets {
-        let mut order: Vec<usize> = (0..points.len()).collect();
+        // Points travel with their index: the split then reads contiguous memory.
+        let mut order: Vec<([f32; 3], usize)> = points.iter().copied().zip(0..).collect();
         let mut spans = Vec::new();
-        split(points, &mut order, 0, &mut spans);
-        let column = |k: usize| order.iter().map(|&i| points[i][k]).collect();
+        split(&mut order, 0, &mut spans);
+        let column = |k: usize| order.iter().map(|(p, _)| p[k]).collect();
         let columns = Columns { x: column(0), y: column(1), z: column(2) };
-        Buckets { columns, index: order, nearest: vec![f32::INFINITY; points.len()], spans }
+        let index = order.iter().map(|&(_, i)| i).collect();
+        Buckets { columns, index, nearest: vec![f32::INFINITY; points.len()], spans }
     }
 
     /// Lowers every distance by the distance to `c`; returns the first farthest point's index.
@@ -82,29 +84,44 @@ impl Buckets {
     }
 }
 
-/// Splits `order[..]` (indices into `points`, starting at `offset`) at the median of its widest
-/// axis until buckets are small; each bucket's indices end up ascending.
-fn split(points: &[[f32; 3]], order: &mut [usize], offset: usize, spans: &mut Vec<Span>) {
-    let (lo, hi) = bounds(points, order);
+/// Splits `order` (points with their indices, starting at `offset`) at the middle of its widest
+/// axis until buckets are small; each bucket's points end up in ascending index order.
+fn split(order: &mut [([f32; 3], usize)], offset: usize, spans: &mut Vec<Span>) {
+    let (lo, hi) = bounds(order);
     if order.len() <= BUCKET {
-        order.sort_unstable();
-        spans.push(Span { start: offset, end: offset + order.len(), lo, hi, far: f32::INFINITY, far_at: order[0] });
+        order.sort_unstable_by_key(|&(_, i)| i);
+        spans.push(Span { start: offset, end: offset + order.len(), lo, hi, far: f32::INFINITY, far_at: order[0].1 });
         return;
     }
     let axis = (0..3).max_by(|&a, &b| (hi[a] - lo[a]).total_cmp(&(hi[b] - lo[b]))).unwrap_or(0);
-    let middle = order.len() / 2;
-    order.select_nth_unstable_by(middle, |&a, &b| points[a][axis].total_cmp(&points[b][axis]));
+    let mid = lo[axis] + (hi[axis] - lo[axis]) * 0.5;
+    let mut middle = partition(order, |p| p[axis] < mid);
+    if middle == 0 || middle == order.len() {
+        middle = order.len() / 2; // all points alike along every axis: any split will do
+    }
     let (left, right) = order.split_at_mut(middle);
-    split(points, left, offset, spans);
-    split(points, right, offset + middle, spans);
+    split(left, offset, spans);
+    split(right, offset + middle, spans);
 }
 
-fn bounds(points: &[[f32; 3]], order: &[usize]) -> ([f32; 3], [f32; 3]) {
+/// Moves the points for which `below` holds to the front; returns how many there are.
+fn partition(order: &mut [([f32; 3], usize)], below: impl Fn(&[f32; 3]) -> bool) -> usize {
+    let mut front = 0;
+    for i in 0..order.len() {
+        if below(&order[i].0) {
+            order.swap(front, i);
+            front += 1;
+        }
+    }
+    front
+}
+
+fn bounds(order: &[([f32; 3], usize)]) -> ([f32; 3], [f32; 3]) {
     let (mut lo, mut hi) = ([f32::INFINITY; 3], [f32::NEG_INFINITY; 3]);
-    for &i in order {
+    for (p, _) in order {
         for k in 0..3 {
-            lo[k] = lo[k].min(points[i][k]);
-            hi[k] = hi[k].max(points[i][k]);
+            lo[k] = lo[k].min(p[k]);
+            hi[k] = hi[k].max(p[k]);
         }
     }
     (lo, hi)
@@ -123,12 +140,22 @@ fn update(span: &mut Span, c: [f32; 3], columns: &Columns, index: &[usize], near
     let (xs, ys, zs) = (&columns.x[range.clone()], &columns.y[range.clone()], &columns.z[range.clone()]);
     let near = &mut nearest[range];
     let mut lanes = [f32::NEG_INFINITY; LANES];
-    for (i, d) in near.iter_mut().enumerate() {
-        let (dx, dy, dz) = (xs[i] - c[0], ys[i] - c[1], zs[i] - c[2]);
-        let lowered = d.min((dx * dx + dy * dy) + dz * dz);
-        *d = lowered;
-        let lane = &mut lanes[i % LANES];
-        *lane = if lowered > *lane { lowered } else { *lane };
+    let lower = |d: &mut f32, x: f32, y: f32, z: f32| {
+        let (dx, dy, dz) = (x - c[0], y - c[1], z - c[2]);
+        *d = d.min((dx * dx + dy * dy) + dz * dz);
+        *d
+    };
+    let mut chunks = near.chunks_exact_mut(LANES).zip(xs.chunks_exact(LANES).zip(ys.chunks_exact(LANES).zip(zs.chunks_exact(LANES))));
+    for (d, (x, (y, z))) in &mut chunks {
+        for l in 0..LANES {
+            let v = lower(&mut d[l], x[l], y[l], z[l]);
+            lanes[l] = if v > lanes[l] { v } else { lanes[l] };
+        }
+    }
+    let tail = near.len() / LANES * LANES;
+    for i in tail..near.len() {
+        let v = lower(&mut near[i], xs[i], ys[i], zs[i]);
+        lanes[0] = if v > lanes[0] { v } else { lanes[0] };
     }
     let far = lanes.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let first = near.iter().position(|&d| d == far).unwrap_or(0);
