@@ -6,15 +6,19 @@
 //! stages together; [`dataset`] and [`metrics`] measure detectors on labelled data. See
 //! ARCHITECTURE.md for the map.
 
+pub mod bundle;
 pub mod cli;
 pub mod cloud;
 pub mod config;
+pub mod control;
 pub mod dataset;
 pub mod detector;
+pub mod flash;
 pub mod grouping;
 pub mod metrics;
 pub mod model;
 pub mod registration;
 pub mod scoring;
+pub mod slots;
 pub mod spatial;
 pub mod verdict;

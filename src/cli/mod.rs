@@ -4,7 +4,13 @@
 mod bench;
 mod calibrate;
 mod eval;
+mod flash;
+mod keygen;
+mod models;
+mod pack;
+mod reload;
 mod score;
+mod verify;
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +22,9 @@ use crate::model::{Model, RuntimeConfig};
 
 /// The model `score`, `calibrate` and `bench` use when none is given.
 pub const DEFAULT_MODEL: &str = "models/bunny";
+
+/// The box configuration `flash`, `models` and `reload` read when `--config` is not given.
+pub const DEFAULT_CONFIG: &str = "/etc/dus-edge/edge.toml";
 
 #[derive(Parser)]
 #[command(name = "edge-tool", version, about = "DUS-Net defect detection for 3D-scanned parts")]
@@ -34,6 +43,18 @@ enum Command {
     Calibrate(calibrate::CalibrateArgs),
     /// Time every pipeline stage on a 16k- and a 120k-point scan.
     Bench(bench::BenchArgs),
+    /// Make an Ed25519 key pair for signing model bundles.
+    Keygen(keygen::KeygenArgs),
+    /// Pack a model folder into a signed bundle, recording its answers on the golden samples.
+    Pack(pack::PackArgs),
+    /// Check a bundle without installing it.
+    Verify(verify::VerifyArgs),
+    /// Install a bundle as the box's model (A/B slots, smoke test, atomic switch), or --rollback.
+    Flash(flash::FlashArgs),
+    /// Show the model slots: version, hash, install time, smoke test.
+    Models(models::ModelsArgs),
+    /// Ask the running daemon to reload the active model.
+    Reload(reload::ReloadArgs),
 }
 
 /// How ONNX Runtime runs (shared by every command that loads a model).
@@ -89,5 +110,17 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Calibrate(args) => calibrate::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Keygen(args) => keygen::run(args),
+        Command::Pack(args) => pack::run(args),
+        Command::Verify(args) => verify::run(args),
+        Command::Flash(args) => flash::run(args),
+        Command::Models(args) => models::run(args),
+        Command::Reload(args) => reload::run(args),
     }
+}
+
+/// The process exit code for an error: a bundle refusal's own code (10-15, see
+/// `docs/technician.md`), else 1.
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    error.chain().find_map(|e| e.downcast_ref::<crate::bundle::Error>()).map_or(1, |e| e.kind.exit_code())
 }
