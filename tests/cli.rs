@@ -81,10 +81,9 @@ fn a_missing_onnx_runtime_is_a_clear_error() {
     assert!(text(&out).contains("/nonexistent/libonnxruntime.so: no such ONNX Runtime library"), "{}", text(&out));
 }
 
-#[test]
-fn a_corrupt_model_file_is_refused_by_its_checksum() {
-    let dir = tempfile::tempdir().unwrap();
-    let copy = dir.path().join("bunny");
+/// A copy of the default model's folder (its files, not its subfolders) in `dir`.
+fn model_copy(dir: &Path) -> PathBuf {
+    let copy = dir.join("bunny");
     std::fs::create_dir(&copy).unwrap();
     for entry in std::fs::read_dir(model()).unwrap() {
         let path = entry.unwrap().path();
@@ -92,6 +91,13 @@ fn a_corrupt_model_file_is_refused_by_its_checksum() {
             std::fs::copy(&path, copy.join(path.file_name().unwrap())).unwrap();
         }
     }
+    copy
+}
+
+#[test]
+fn a_corrupt_model_file_is_refused_by_its_checksum() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = model_copy(dir.path());
     let mut onnx = std::fs::read(copy.join("up.onnx")).unwrap();
     let middle = onnx.len() / 2;
     onnx[middle] ^= 0xff;
@@ -154,11 +160,7 @@ fn eval_reads_both_dataset_layouts_to_the_same_numbers() {
 #[test]
 fn calibrate_sets_the_threshold_from_good_scans_and_dry_run_leaves_it() {
     let dir = tempfile::tempdir().unwrap();
-    let copy = dir.path().join("bunny");
-    std::fs::create_dir(&copy).unwrap();
-    for name in ["model.toml", "down.onnx", "up.onnx", "reference.pcd"] {
-        std::fs::copy(model().join(name), copy.join(name)).unwrap();
-    }
+    let copy = model_copy(dir.path());
     let good = model().join("samples/good.pcd");
     let before = std::fs::read_to_string(copy.join("model.toml")).unwrap();
     let dry = edge_tool(&["calibrate", arg(&good), "--model", arg(&copy), "--dry-run"]);

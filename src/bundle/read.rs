@@ -62,6 +62,20 @@ fn next_entry<'a, R: Read>(entries: &mut tar::Entries<'a, R>) -> Result<Option<t
 }
 
 /// The member's name, if it is a regular file with a plain relative path.
+/// The `bundle.sig` member, if the entry after `bundle.toml` is one, and the entry after it.
+type SignatureAndNext<'a, R> = (Option<Vec<u8>>, Option<tar::Entry<'a, R>>);
+
+fn optional_signature<'a, R: Read>(entries: &mut tar::Entries<'a, R>, limit: u64) -> Result<SignatureAndNext<'a, R>, Error> {
+    let mut pending = next_entry(entries)?;
+    if let Some(entry) = pending.as_mut() {
+        if entry_name(entry)? == SIGNATURE {
+            let signature = read_small(entry, SIGNATURE, limit)?;
+            return Ok((Some(signature), next_entry(entries)?));
+        }
+    }
+    Ok((None, pending))
+}
+
 fn entry_name<R: Read>(entry: &tar::Entry<'_, R>) -> Result<String, Error> {
     let raw = entry.path_bytes();
     let name = String::from_utf8_lossy(&raw).into_owned();
@@ -170,14 +184,7 @@ pub fn inspect(path: &Path, limits: &Limits, trust: Option<&Trust>) -> Result<In
     let manifest = parse_manifest(&manifest_bytes)?;
     manifest.check(limits)?;
 
-    let mut pending = next_entry(&mut entries)?;
-    let mut signature = None;
-    if let Some(entry) = pending.as_mut() {
-        if entry_name(entry)? == SIGNATURE {
-            signature = Some(read_small(entry, SIGNATURE, limits.signature)?);
-            pending = next_entry(&mut entries)?;
-        }
-    }
+    let (signature, mut pending) = optional_signature(&mut entries, limits.signature)?;
     let signer = check_signature(signature.as_deref(), &manifest_bytes, trust)?;
 
     let mut members = Members { manifest: &manifest, seen: HashSet::new() };
@@ -335,14 +342,7 @@ pub fn extract(inspected: &Inspected, limits: &Limits, dest: &Path) -> Result<()
         return Err(changed());
     }
     write_small(MANIFEST, &inspected.manifest_bytes)?;
-    let mut pending = next_entry(&mut entries)?;
-    let mut signature = None;
-    if let Some(entry) = pending.as_mut() {
-        if entry_name(entry)? == SIGNATURE {
-            signature = Some(read_small(entry, SIGNATURE, limits.signature)?);
-            pending = next_entry(&mut entries)?;
-        }
-    }
+    let (signature, mut pending) = optional_signature(&mut entries, limits.signature)?;
     if signature != inspected.signature {
         return Err(changed());
     }

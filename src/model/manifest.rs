@@ -152,7 +152,7 @@ impl Manifest {
     /// The contract this runtime speaks: parameter ranges and tensor names.
     pub fn validate(&self) -> Result<(), String> {
         let g = &self.grouping;
-        if g.groups < 8 || g.groups % 4 != 0 {
+        if g.groups < 8 || !g.groups.is_multiple_of(4) {
             return Err(format!("grouping.groups = {} must be a multiple of 4, at least 8", g.groups));
         }
         if g.group_size == 0 || g.up_ratio == 0 || g.up_neighbours == 0 || g.up_neighbours > g.groups / 4 {
