@@ -57,7 +57,7 @@ def main():
     t0 = time.time()
     m = Model(a.model)
     files = sorted(glob.glob(os.path.join(a.data, "test", "*.pcd")))
-    res = {k: {"obj": [], "pts": []} for k in ("dusnet", "dusnet_one_way", "golden")}
+    res = {k: {"obj": [], "pts": []} for k in ("dusnet", "dusnet_one_way", "dusnet_two_way", "golden")}
     olab, plab, per_scan = [], [], []
     for f in files:
         name = os.path.splitext(os.path.basename(f))[0]
@@ -68,14 +68,16 @@ def main():
         r = m.infer(scan)
         s = r["point_scores"]
         s1 = score_points(r["q"], r["recon"], False, False) * m.scale
+        s2 = score_points(r["q"], r["recon"], True, False) * m.scale
         rr, tt = icp(scan, m.reference, ref_tree=m.ref_tree)
         g, _ = m.ref_tree.query(apply_rigid(scan, rr, tt))
-        for k, v in (("dusnet", s), ("dusnet_one_way", s1), ("golden", g)):
+        for k, v in (("dusnet", s), ("dusnet_one_way", s1), ("dusnet_two_way", s2), ("golden", g)):
             res[k]["obj"].append(float(v.max()))
             res[k]["pts"].append(v)
         per_scan.append({"scan": name, "label": olab[-1], "dusnet": float(s.max()),
                          "golden": float(g.max()), "verdict": r["verdict"]})
         print(f"{name:24s} label {olab[-1]}  dusnet {s.max():8.4f}  one-way {s1.max():8.4f}  "
+              f"two-way {s2.max():8.4f}  "
               f"golden {g.max():8.4f}  {r['verdict']}", flush=True)
     out = {k: metrics(v["obj"], olab, v["pts"], plab) for k, v in res.items()}
     for k, v in out.items():
@@ -88,7 +90,9 @@ def main():
         with open(p, "rb") as f:
             doc = tomllib.load(f)
         ev = dict(out["dusnet"])
+        ev["scoring"] = "two_way" if m.cfg["scoring"]["two_way"] else "one_way"
         ev.update({f"one_way_{k}": v for k, v in out["dusnet_one_way"].items()})
+        ev.update({f"two_way_{k}": v for k, v in out["dusnet_two_way"].items()})
         ev.update({f"golden_{k}": v for k, v in out["golden"].items()})
         ev["test_scans"] = len(files)
         ev["note"] = "tools/evaluate.py, noise off, point scores min-max normalised per category"

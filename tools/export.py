@@ -81,7 +81,7 @@ def write_toml(path, doc):
         f.write(toml_io.dumps(doc))
 
 
-def build_toml(name, cfg, ck, out, threshold, training, evald, created):
+def build_toml(name, cfg, ck, out, threshold, training, evald, created, two_way=False):
     files = {k: {"path": p, "sha256": sha256(os.path.join(out, p))}
              for k, p in (("down", "down.onnx"), ("up", "up.onnx"), ("reference", "reference.pcd"))}
     return {
@@ -91,7 +91,7 @@ def build_toml(name, cfg, ck, out, threshold, training, evald, created):
         "noise": {"alpha": 0.0, "beta": 0.0, "draws": 1, "seed": 7},
         "normalisation": {"register": True, "center": [float(x) for x in ck["center"]],
                           "scale": float(ck["scale"])},
-        "scoring": {"threshold": float(threshold), "two_way": True, "weighting": False},
+        "scoring": {"threshold": float(threshold), "two_way": bool(two_way), "weighting": False},
         "tensors": {"down_inputs": DOWN_IN, "down_outputs": DOWN_OUT, "up_inputs": UP_IN,
                     "up_outputs": UP_OUT},
         "files": files,
@@ -105,6 +105,8 @@ def main():
     ap.add_argument("--ckpt", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--name")
+    ap.add_argument("--two-way", choices=["true", "false"], default="false",
+                    help="[scoring] two_way (default false: see tools/README.md, scoring choice)")
     ap.add_argument("--test-dir", help="folder holding <cat>_positive0.pcd and <cat>_bulge0.pcd "
                                        "(default: ../test next to the training data)")
     a = ap.parse_args()
@@ -160,7 +162,7 @@ def main():
             evald = load_toml(old).get("eval", {})
         except Exception:  # noqa: BLE001
             evald = {}
-    write_toml(old, build_toml(name, cfg, ck, out, 0.0, training, evald, created))
+    write_toml(old, build_toml(name, cfg, ck, out, 0.0, training, evald, created, a.two_way == "true"))
 
     # ---- parity: ORT vs PyTorch on real inputs, batch 2 and batch 1 ----
     m = Model(out)
@@ -186,7 +188,7 @@ def main():
     threshold = 1.1 * max(tscores)
     training["template_object_scores"] = [float(x) for x in tscores]
     print(f"template object scores {np.round(tscores, 4).tolist()} -> threshold {threshold:.4f}")
-    write_toml(old, build_toml(name, cfg, ck, out, threshold, training, evald, created))
+    write_toml(old, build_toml(name, cfg, ck, out, threshold, training, evald, created, a.two_way == "true"))
 
     # ---- parity fixtures (batch 1, noise off, samples/good.pcd) ----
     pdir = os.path.join(out, "parity")
