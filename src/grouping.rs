@@ -84,7 +84,7 @@ impl Buckets {
     }
 }
 
-/// Splits `order` (points with their indices, starting at `offset`) at the middle of its widest
+/// Splits `order` (points with their indices, starting at `offset`) at the median of its widest
 /// axis until buckets are small; each bucket's points end up in ascending index order.
 fn split(order: &mut [([f32; 3], usize)], offset: usize, spans: &mut Vec<Span>) {
     let (lo, hi) = bounds(order);
@@ -94,26 +94,11 @@ fn split(order: &mut [([f32; 3], usize)], offset: usize, spans: &mut Vec<Span>) 
         return;
     }
     let axis = (0..3).max_by(|&a, &b| (hi[a] - lo[a]).total_cmp(&(hi[b] - lo[b]))).unwrap_or(0);
-    let mid = lo[axis] + (hi[axis] - lo[axis]) * 0.5;
-    let mut middle = partition(order, |p| p[axis] < mid);
-    if middle == 0 || middle == order.len() {
-        middle = order.len() / 2; // all points alike along every axis: any split will do
-    }
+    let middle = order.len() / 2;
+    order.select_nth_unstable_by(middle, |a, b| a.0[axis].total_cmp(&b.0[axis]));
     let (left, right) = order.split_at_mut(middle);
     split(left, offset, spans);
     split(right, offset + middle, spans);
-}
-
-/// Moves the points for which `below` holds to the front; returns how many there are.
-fn partition(order: &mut [([f32; 3], usize)], below: impl Fn(&[f32; 3]) -> bool) -> usize {
-    let mut front = 0;
-    for i in 0..order.len() {
-        if below(&order[i].0) {
-            order.swap(front, i);
-            front += 1;
-        }
-    }
-    front
 }
 
 fn bounds(order: &[([f32; 3], usize)]) -> ([f32; 3], [f32; 3]) {
