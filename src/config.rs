@@ -1,6 +1,8 @@
 //! The box's configuration file (`edge.toml`): one TOML file, validated at start, every error
 //! naming the key and the problem. Sections: `[runtime]` (ONNX Runtime), `[models]` (where model
-//! slots live and which bundle signers are trusted), `[daemon]` (the line daemon's process files).
+//! slots live and which bundle signers are trusted), `[daemon]` (the line daemon's process files),
+//! and the line daemon's `[line]`, `[source]`, `[actuator]`, `[journal]`, `[metrics]`.
+//! `edge.example.toml` at the top of the repository is the commented example.
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +16,11 @@ pub struct Config {
     pub runtime: RuntimeConfig,
     pub models: ModelsConfig,
     pub daemon: DaemonConfig,
+    pub line: LineConfig,
+    pub source: SourceSection,
+    pub actuator: ActuatorConfig,
+    pub journal: JournalConfig,
+    pub metrics: MetricsConfig,
 }
 
 /// Where models live on the box and whom to trust for new ones.
@@ -47,6 +54,183 @@ impl Default for DaemonConfig {
     }
 }
 
+/// The line's timing: how long a part may take and how many may wait.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LineConfig {
+    /// From a scan's arrival to its decision; a part over it is rejected (fail-safe).
+    pub deadline_ms: u64,
+    /// Scans waiting for detection; one more is rejected at once ("queue full"), never dropped.
+    pub queue: usize,
+}
+
+impl Default for LineConfig {
+    fn default() -> Self {
+        LineConfig { deadline_ms: 2000, queue: 4 }
+    }
+}
+
+/// `[source]` as written: one flat section, so toml's errors point at the key that is wrong.
+/// [`SourceSection::spec`] checks that the keys fit the kind and gives the [`SourceConfig`].
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourceSection {
+    pub kind: SourceKind,
+    pub dir: Option<PathBuf>,
+    pub settle_ms: Option<u64>,
+    pub port: Option<PathBuf>,
+    pub baud: Option<u32>,
+    pub max_points: Option<u32>,
+    pub scans: Option<Vec<PathBuf>>,
+    pub interval_ms: Option<u64>,
+    pub parts: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    #[default]
+    Spool,
+    Serial,
+    Replay,
+}
+
+/// Where scans come from, once `[source]` was checked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SourceConfig {
+    /// A folder the scanner software writes scan files into.
+    Spool {
+        dir: PathBuf,
+        /// A file is taken once unchanged for this long (for writers that do not rename atomically).
+        settle_ms: u64,
+    },
+    /// Framed point streams on a serial line (docs/serial-protocol.md).
+    Serial {
+        port: PathBuf,
+        baud: u32,
+        /// Frames claiming more points are refused before anything is allocated.
+        max_points: u32,
+    },
+    /// Scan files played as if a scanner sent them: the demo and the soak benchmark.
+    Replay {
+        scans: Vec<PathBuf>,
+        interval_ms: u64,
+        /// How many parts in all (cycling through `scans`); 0 means one pass.
+        parts: usize,
+    },
+}
+
+impl SourceSection {
+    /// The source this section describes; keys of another kind, or a missing required key, are
+    /// errors that name the key.
+    pub fn spec(&self) -> Result<SourceConfig, String> {
+        let kind = format!("{:?}", self.kind).to_lowercase();
+        let set = [
+            ("dir", self.dir.is_some(), SourceKind::Spool),
+            ("settle_ms", self.settle_ms.is_some(), SourceKind::Spool),
+            ("port", self.port.is_some(), SourceKind::Serial),
+            ("baud", self.baud.is_some(), SourceKind::Serial),
+            ("max_points", self.max_points.is_some(), SourceKind::Serial),
+            ("scans", self.scans.is_some(), SourceKind::Replay),
+            ("interval_ms", self.interval_ms.is_some(), SourceKind::Replay),
+            ("parts", self.parts.is_some(), SourceKind::Replay),
+        ];
+        if let Some((key, _, _)) = set.iter().find(|(_, present, owner)| *present && *owner != self.kind) {
+            return Err(format!("source.{key} does not apply to kind = \"{kind}\""));
+        }
+        let required = |key: &str| format!("source.{key} is required for kind = \"{kind}\"");
+        Ok(match self.kind {
+            SourceKind::Spool => SourceConfig::Spool {
+                dir: self.dir.clone().unwrap_or_else(|| PathBuf::from("/var/spool/dus-edge")),
+                settle_ms: self.settle_ms.unwrap_or(500),
+            },
+            SourceKind::Serial => SourceConfig::Serial {
+                port: self.port.clone().ok_or_else(|| required("port"))?,
+                baud: self.baud.unwrap_or(921_600),
+                max_points: match self.max_points.unwrap_or(2_000_000) {
+                    0 => return Err("source.max_points must be above 0".into()),
+                    n => n,
+                },
+            },
+            SourceKind::Replay => SourceConfig::Replay {
+                scans: self.scans.clone().filter(|s| !s.is_empty()).ok_or_else(|| required("scans (at least one file)"))?,
+                interval_ms: self.interval_ms.unwrap_or(0),
+                parts: self.parts.unwrap_or(0),
+            },
+        })
+    }
+}
+
+/// The reject actuator's GPIO line and timing.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ActuatorConfig {
+    pub kind: ActuatorKind,
+    /// GPIO character device (gpio-cdev).
+    pub chip: PathBuf,
+    /// Line offset on the chip (gpio-cdev) or BCM pin number (rppal).
+    pub line: u32,
+    /// Whether the ejector fires on a high level.
+    pub active_high: bool,
+    pub pulse_ms: u64,
+    /// From the decision to the pulse: the part's travel from scanner to ejector.
+    pub delay_ms: u64,
+    /// Simulated only: append every pulse as a JSON line to this file.
+    pub record: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActuatorKind {
+    /// No hardware: pulses are logged and recorded.
+    Simulated,
+    /// Raspberry Pi GPIO through rppal (cargo feature `rppal`).
+    Rppal,
+    /// The Linux GPIO character device, e.g. on Jetson (cargo feature `gpio-cdev`).
+    GpioCdev,
+}
+
+impl Default for ActuatorConfig {
+    fn default() -> Self {
+        ActuatorConfig {
+            kind: ActuatorKind::Simulated,
+            chip: PathBuf::from("/dev/gpiochip0"),
+            line: 17,
+            active_high: true,
+            pulse_ms: 50,
+            delay_ms: 0,
+            record: None,
+        }
+    }
+}
+
+/// The decision journal and the heatmaps kept for rejects.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct JournalConfig {
+    pub path: PathBuf,
+    /// Folder for the heatmap PLY of each rejected part; oldest removed first over the budget.
+    pub heatmaps: PathBuf,
+    pub heatmap_budget_mb: u64,
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig {
+            path: PathBuf::from("/var/lib/dus-edge/journal.db"),
+            heatmaps: PathBuf::from("/var/lib/dus-edge/heatmaps"),
+            heatmap_budget_mb: 512,
+        }
+    }
+}
+
+/// `/metrics` and `/healthz` over HTTP, off unless `listen` is set; loopback addresses only.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub listen: Option<std::net::SocketAddr>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: cannot read: {source}")]
@@ -59,7 +243,25 @@ impl Config {
     /// Reads and validates `path`; toml's messages name the key, line and column of a mistake.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Invalid { path: path.to_path_buf(), message: e.to_string() })
+        let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
+        let config: Config = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        config.check().map_err(invalid)?;
+        Ok(config)
+    }
+
+    /// The rules types cannot say; each message names the key.
+    pub fn check(&self) -> Result<(), String> {
+        let rules = [
+            (self.line.deadline_ms == 0, "line.deadline_ms must be above 0"),
+            (self.line.queue == 0, "line.queue must be at least 1"),
+            (self.actuator.pulse_ms == 0, "actuator.pulse_ms must be above 0"),
+            (self.journal.heatmap_budget_mb == 0, "journal.heatmap_budget_mb must be above 0"),
+            (self.metrics.listen.is_some_and(|a| !a.ip().is_loopback()), "metrics.listen must be a loopback address (127.0.0.1 or ::1): the endpoint has no authentication"),
+        ];
+        match rules.iter().find(|(broken, _)| *broken) {
+            Some((_, message)) => Err(message.to_string()),
+            None => self.source.spec().map(|_| ()),
+        }
     }
 }
 
@@ -74,6 +276,33 @@ mod tests {
         std::fs::write(&path, "[models]\nroot = \"/srv/models\"\ntrusted_key = []\n").unwrap();
         let message = Config::load(&path).unwrap_err().to_string();
         assert!(message.contains("trusted_key") && message.contains("edge.toml"), "{message}");
+    }
+
+    #[test]
+    fn rules_beyond_types_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("edge.toml");
+        for (text, key) in [
+            ("[line]\ndeadline_ms = 0\n", "line.deadline_ms"),
+            ("[metrics]\nlisten = \"0.0.0.0:9898\"\n", "metrics.listen"),
+            ("[source]\nkind = \"replay\"\nscans = []\n", "source.scans"),
+            ("[source]\nkind = \"serial\"\n", "source.port is required"),
+            ("[source]\nkind = \"spool\"\nport = \"/dev/ttyUSB0\"\n", "source.port does not apply"),
+            ("[source]\nkind = \"serial\"\nport = \"/dev/ttyUSB0\"\nbaud = \"fast\"\n", "baud"),
+            ("[actuator]\nkind = \"relay\"\n", "relay"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let message = Config::load(&path).unwrap_err().to_string();
+            assert!(message.contains(key), "{text}: {message}");
+        }
+    }
+
+    #[test]
+    fn the_example_configuration_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("edge.example.toml");
+        let config = Config::load(&path).unwrap();
+        assert!(matches!(config.source.spec(), Ok(SourceConfig::Spool { settle_ms: 500, .. })));
+        assert_eq!(config.actuator.kind, ActuatorKind::GpioCdev);
     }
 
     #[test]

@@ -22,6 +22,25 @@ pub enum Stage {
     Score,
 }
 
+impl Stage {
+    /// The stage's name in reports, the journal and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Register => "register",
+            Stage::Group => "group",
+            Stage::DownNet => "down_net",
+            Stage::Pyramid => "pyramid",
+            Stage::UpNet => "up_net",
+            Stage::Score => "score",
+        }
+    }
+}
+
+/// A duration in milliseconds, as reports show them.
+pub fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
 /// What a detector found on one scan.
 #[derive(Debug, Clone)]
 pub struct Inspection {

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cloud;
 pub mod config;
 pub mod control;
+pub mod daemon;
 pub mod dataset;
 pub mod detector;
 pub mod flash;

@@ -2,6 +2,8 @@
 //! run for its exit codes and messages; the box's state is checked with the library
 //! (`slots::resolve_active` + `Model::load`, what the daemon does at start).
 
+mod support;
+
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -494,4 +496,45 @@ fn reload_signals_the_daemon_named_by_the_pid_file() {
     assert_ok(&out);
     assert!(text(&out).contains(&format!("Asked the daemon (pid {})", daemon.id())), "{}", text(&out));
     assert_eq!(daemon.wait().unwrap().signal(), Some(libc::SIGHUP));
+}
+
+#[test]
+fn a_running_daemon_switches_models_between_two_parts_without_losing_one() {
+    let f = fixtures();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let (root, spool) = (dir.path().join("models"), dir.path().join("spool"));
+    let trusted = keys::public_hex(&fixtures().trusted.verifying_key());
+    let line = support::LineBox::with_models(
+        &format!("root = {root:?}\ntrusted_keys = [\"{trusted}\"]"),
+        &format!("[source]\nkind = \"spool\"\ndir = {spool:?}\nsettle_ms = 0\n[line]\ndeadline_ms = 60000\n"),
+    );
+    let config = line.config.to_str().unwrap();
+    assert_ok(&run(&["flash", f.good.to_str().unwrap(), "--config", config], &[]));
+    let daemon = line.start();
+    let good = std::fs::read(support::sample("good.pcd")).unwrap();
+    for n in 1..=2 {
+        support::drop_scan(&spool, &format!("R-{n}.pcd"), &good);
+    }
+    line.wait_for_rows(2, &daemon);
+    // Flash while a part arrives; the daemon is told through its pid file.
+    let flashing = Command::new(EXE)
+        .args(["flash", f.v2.to_str().unwrap(), "--config", config])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    support::drop_scan(&spool, "R-3.pcd", &good);
+    let out = flashing.wait_with_output().unwrap();
+    assert_ok(&out);
+    assert!(text(&out).contains(&format!("pid {}", daemon.child.id())), "{}", text(&out));
+    support::drop_scan(&spool, "R-4.pcd", &good);
+    let rows = line.wait_for_rows(4, &daemon);
+    let (status, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+    let parts: Vec<&str> = rows.iter().map(|r| r.part.as_str()).collect();
+    assert_eq!(parts, ["R-1", "R-2", "R-3", "R-4"], "{log}");
+    let models: Vec<&str> = rows.iter().map(|r| r.model.as_str()).collect();
+    assert_eq!((models[0], models[1], models[3]), ("bunny 1.0.0", "bunny 1.0.0", "bunny 1.0.1"), "{log}");
+    assert!(rows.iter().all(|r| r.action.as_str() == "pass"), "{rows:#?}");
+    assert!(log.contains("reloaded: bunny 1.0.0 -> bunny 1.0.1"), "{log}");
 }

@@ -107,6 +107,9 @@ def main():
     ap.add_argument("--name")
     ap.add_argument("--two-way", choices=["true", "false"], default="false",
                     help="[scoring] two_way (default false: see tools/README.md, scoring choice)")
+    ap.add_argument("--defect-sample", default="bulge0",
+                    help="which test scan becomes samples/defect.pcd: <cat>_<this>.pcd (bunny ships broken0, "
+                         "one its model flags, so the demo shows a reject)")
     ap.add_argument("--test-dir", help="folder holding <cat>_positive0.pcd and <cat>_bulge0.pcd "
                                        "(default: ../test next to the training data)")
     a = ap.parse_args()
@@ -125,7 +128,7 @@ def main():
     # golden samples
     test_dir = a.test_dir or os.path.join(os.path.dirname(cfg["data_dir"].rstrip("/")), "test")
     os.makedirs(os.path.join(out, "samples"), exist_ok=True)
-    for src, dst in ((f"{name}_positive0.pcd", "good.pcd"), (f"{name}_bulge0.pcd", "defect.pcd")):
+    for src, dst in ((f"{name}_positive0.pcd", "good.pcd"), (f"{name}_{a.defect_sample}.pcd", "defect.pcd")):
         d = os.path.join(out, "samples", dst)
         if not os.path.exists(d):
             shutil.copyfile(os.path.join(test_dir, src), d)

@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use super::score::{millis, stage_name};
+use crate::detector::millis;
 use super::{DetectorKind, RuntimeArgs, DEFAULT_MODEL};
 use crate::cloud;
 use crate::detector::Stage;
@@ -51,7 +51,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let stages: Vec<String> = runs[0]
             .iter()
             .enumerate()
-            .map(|(i, (stage, _))| format!("{} {:.1}", stage_name(*stage), median(runs.iter().map(|r| r[i].1).collect())))
+            .map(|(i, (stage, _))| format!("{} {:.1}", stage.name(), median(runs.iter().map(|r| r[i].1).collect())))
             .collect();
         let total = median(runs.iter().map(|r| r.iter().map(|(_, ms)| ms).sum()).collect());
         println!("{size:>7} points: {} ms; total {total:.1} ms ({:.1} parts/s)", stages.join(", "), 1e3 / total);

@@ -3,12 +3,15 @@
 
 mod bench;
 mod calibrate;
+mod config;
 mod eval;
 mod flash;
+mod history;
 mod keygen;
 mod models;
 mod pack;
 mod reload;
+mod run;
 mod score;
 mod verify;
 
@@ -23,7 +26,8 @@ use crate::model::{Model, RuntimeConfig};
 /// The model `score`, `calibrate` and `bench` use when none is given.
 pub const DEFAULT_MODEL: &str = "models/bunny";
 
-/// The box configuration `flash`, `models` and `reload` read when `--config` is not given.
+/// The box configuration `run`, `history`, `config check`, `flash`, `models` and `reload` read
+/// when `--config` is not given.
 pub const DEFAULT_CONFIG: &str = "/etc/dus-edge/edge.toml";
 
 #[derive(Parser)]
@@ -35,6 +39,13 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The line daemon: scans in, one journaled decision per part, reject pulses out.
+    Run(run::RunArgs),
+    /// What the daemon decided (its journal): rows, rejects, or --stats.
+    History(history::HistoryArgs),
+    /// The box configuration (edge.toml).
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Score scans: verdict, object score, anomalous regions, timings.
     Score(score::ScoreArgs),
     /// Measure detectors on a labelled dataset (Anomaly-ShapeNet or Real3D-AD layout).
@@ -106,6 +117,9 @@ fn detector(kind: DetectorKind, dir: &Path, runtime: &RuntimeConfig) -> Result<B
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::History(args) => history::run(args),
+        Command::Config(command) => config::run(command),
         Command::Score(args) => score::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Calibrate(args) => calibrate::run(args),

@@ -1,7 +1,6 @@
 //! `edge-tool score`: one verdict per scan, for a person or (with --json) a script.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -9,7 +8,7 @@ use serde::Serialize;
 
 use super::{DetectorKind, RuntimeArgs, DEFAULT_MODEL};
 use crate::cloud;
-use crate::detector::{Inspection, Stage};
+use crate::detector::{millis, Inspection, Stage};
 use crate::verdict::{top_regions, Region, Verdict};
 
 #[derive(Args)]
@@ -80,26 +79,12 @@ impl Report {
                 r.points
             );
         }
-        let stages: Vec<String> = self.timings_ms.iter().map(|(s, ms)| format!("{} {ms:.1}", stage_name(*s))).collect();
+        let stages: Vec<String> = self.timings_ms.iter().map(|(s, ms)| format!("{} {ms:.1}", s.name())).collect();
         let total: f64 = self.timings_ms.iter().map(|(_, ms)| ms).sum();
         println!("  timings (ms): {} = {total:.1}", stages.join(", "));
     }
 }
 
-pub fn stage_name(stage: Stage) -> &'static str {
-    match stage {
-        Stage::Register => "register",
-        Stage::Group => "group",
-        Stage::DownNet => "down_net",
-        Stage::Pyramid => "pyramid",
-        Stage::UpNet => "up_net",
-        Stage::Score => "score",
-    }
-}
-
-pub fn millis(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
 
 fn diagonal(points: &[[f32; 3]]) -> f32 {
     let (mut lo, mut hi) = ([f32::INFINITY; 3], [f32::NEG_INFINITY; 3]);

@@ -1,0 +1,61 @@
+//! `edge-tool history`: what the daemon decided, from its journal: rows, or with `--stats` counts,
+//! throughput and latency percentiles per stage.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::Args;
+
+use super::DEFAULT_CONFIG;
+use crate::config::Config;
+use crate::daemon::decision;
+use crate::daemon::journal::{Journal, Query};
+
+#[derive(Args)]
+pub struct HistoryArgs {
+    /// The box configuration (for `[journal] path`).
+    #[arg(long, default_value = DEFAULT_CONFIG)]
+    config: PathBuf,
+    /// The journal file, instead of the configuration's.
+    #[arg(long)]
+    journal: Option<PathBuf>,
+    /// Only rejected parts.
+    #[arg(long)]
+    rejects: bool,
+    /// Only decisions newer than this: 90s, 15m, 1h, 2d.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    since: Option<Duration>,
+    /// At most this many rows, the newest (default 50; with --stats, all).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// One JSON object per decision.
+    #[arg(long)]
+    json: bool,
+    /// Counts, throughput and p50/p99 latency per stage instead of rows.
+    #[arg(long)]
+    stats: bool,
+}
+
+pub fn run(args: HistoryArgs) -> Result<()> {
+    let path = match &args.journal {
+        Some(path) => path.clone(),
+        None => Config::load(&args.config)?.journal.path,
+    };
+    anyhow::ensure!(path.is_file(), "{}: no journal here (has the daemon run?)", path.display());
+    let since = args.since.map(|d| decision::now().1 - d.as_millis() as i64);
+    let limit = if args.stats { args.limit } else { Some(args.limit.unwrap_or(50)) };
+    let decisions = Journal::read_only(&path)?.query(&Query { rejects_only: args.rejects, since_unix_ms: since, limit })?;
+    if args.stats {
+        print!("{}", decision::summarize(&decisions));
+    } else {
+        for d in &decisions {
+            if args.json {
+                println!("{}", serde_json::to_string(d)?);
+            } else {
+                println!("{}  {:<16} {:<6} {:>7.0} ms  {}  [{}]", d.time, d.part, d.action.as_str(), d.total_ms, d.reason, d.model);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! A part's decision: what the journal stores, the actuator acts on and `history` shows.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// What the line does with the part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Pass,
+    Reject,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Pass => "pass",
+            Action::Reject => "reject",
+        }
+    }
+}
+
+/// One part's decision. A fault (unreadable scan, model error, deadline, full queue) is a reject
+/// whose `fault` says why; a defect found by the model is a reject with `fault: None`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub part: String,
+    /// Where the scan came from (spool file, serial port, replayed file).
+    pub origin: String,
+    /// UTC, RFC 3339 with milliseconds.
+    pub time: String,
+    /// Milliseconds since the Unix epoch, for `history --since`.
+    pub unix_ms: i64,
+    pub action: Action,
+    /// Plain words: the score against the threshold, or the fault.
+    pub reason: String,
+    pub fault: Option<String>,
+    pub object_score: Option<f64>,
+    pub threshold: Option<f64>,
+    /// `name version` of the model that decided, or "-" before one was loaded.
+    pub model: String,
+    /// Milliseconds per stage: intake (reading the scan, waiting for detection), then the
+    /// detector's stages (register, group, down_net, pyramid, up_net, score).
+    pub stages_ms: Vec<(String, f64)>,
+    /// From arrival to decision.
+    pub total_ms: f64,
+    /// The reject's heatmap PLY, when one was kept.
+    pub heatmap: Option<String>,
+}
+
+impl Decision {
+    pub fn is_reject(&self) -> bool {
+        self.action == Action::Reject
+    }
+}
+
+/// Now as (RFC 3339 with milliseconds, milliseconds since the epoch).
+pub fn now() -> (String, i64) {
+    let now = std::time::SystemTime::now();
+    let ms = now.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+    let seconds = crate::bundle::rfc3339(now);
+    (format!("{}.{:03}Z", seconds.trim_end_matches('Z'), ms.rem_euclid(1000)), ms)
+}
+
+/// Counts, faults by kind, throughput and p50/p99/max latency per stage: `history --stats` and
+/// the soak benchmark.
+pub fn summarize(decisions: &[Decision]) -> String {
+    let (Some(first), Some(last)) = (decisions.first(), decisions.last()) else { return "no decisions\n".to_string() };
+    let rejects = decisions.iter().filter(|d| d.is_reject()).count();
+    let mut faults: BTreeMap<&str, usize> = BTreeMap::new();
+    for fault in decisions.iter().filter_map(|d| d.fault.as_deref()) {
+        *faults.entry(fault.split(':').next().unwrap_or(fault)).or_default() += 1;
+    }
+    let span = (last.unix_ms - first.unix_ms) as f64 / 1e3;
+    let mut out = format!(
+        "{} parts from {} to {}: {} pass, {rejects} reject; faults: {}\n",
+        decisions.len(),
+        first.time,
+        last.time,
+        decisions.len() - rejects,
+        if faults.is_empty() { "none".to_string() } else { faults.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ") }
+    );
+    if span > 0.0 {
+        out += &format!("throughput {:.2} parts/s over {span:.1} s\n", (decisions.len() - 1) as f64 / span);
+    }
+    out += &format!("{:<10} {:>9} {:>9} {:>9}\n", "stage", "p50 ms", "p99 ms", "max ms");
+    for (stage, mut values) in stage_values(decisions) {
+        values.sort_by(f64::total_cmp);
+        let rank = |q: f64| values[((q * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1];
+        out += &format!("{stage:<10} {:>9.1} {:>9.1} {:>9.1}\n", rank(0.5), rank(0.99), rank(1.0));
+    }
+    out
+}
+
+/// Each stage's latencies (in first-seen stage order), then the totals.
+fn stage_values(decisions: &[Decision]) -> Vec<(String, Vec<f64>)> {
+    let mut stages: Vec<(String, Vec<f64>)> = Vec::new();
+    for (stage, ms) in decisions.iter().flat_map(|d| d.stages_ms.iter().cloned().chain([("total".to_string(), d.total_ms)])) {
+        match stages.iter_mut().find(|(s, _)| *s == stage) {
+            Some((_, values)) => values.push(ms),
+            None => stages.push((stage, vec![ms])),
+        }
+    }
+    let total = stages.iter().position(|(s, _)| s == "total").map(|i| stages.remove(i));
+    stages.extend(total);
+    stages
+}

@@ -1,0 +1,444 @@
+//! The line loop: acquisition, detection and actuation in three threads joined by bounded queues.
+//!
+//! ```text
+//! source --(queue: line.queue)--> detection --journal (fsync)--> (pulses queue) --> actuator
+//!    \--- queue full: fail-safe reject, journaled ---------------/
+//! ```
+//!
+//! Every arrival ends in exactly one journaled decision: a fault anywhere (unreadable scan, too
+//! few points, model error, deadline, full queue, journal failure) becomes a reject with its
+//! reason. The journal row is durable before the reject pulse is queued. SIGTERM stops intake and
+//! drains what was already taken; SIGHUP reloads the model between two parts.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use super::actuator::{self, Actuator, Pulse};
+use super::decision::{self, Action, Decision};
+use super::heatmaps::Heatmaps;
+use super::journal::Journal;
+use super::metrics::{self, Metrics};
+use super::source::{self, Arrival, Poll, Settle, Settlement, Source};
+use crate::cloud::Cloud;
+use crate::config::Config;
+use crate::detector::{millis, DetectError, Detector, DusNet, Inspection};
+use crate::model::Model;
+use crate::slots;
+use crate::verdict::Verdict;
+
+/// How long a source poll or an idle detection wait lasts before flags are looked at again.
+const TICK: Duration = Duration::from_millis(100);
+/// Reject pulses waiting for their moment; a full queue blocks detection (reported) rather than
+/// drop a pulse.
+const PULSE_QUEUE: usize = 64;
+
+/// What ended a run, for the caller's summary.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub parts: u64,
+    pub rejects: u64,
+    pub faults: u64,
+    /// The simulated actuator's pulses (empty for real GPIO).
+    pub pulses: Vec<Pulse>,
+    /// Peak resident memory, bytes.
+    pub peak_rss: u64,
+}
+
+/// Signals the loop reacts to; `install_signal_handlers` wires them to SIGTERM/SIGINT/SIGHUP.
+#[derive(Clone, Default)]
+pub struct Flags {
+    pub stop: Arc<AtomicBool>,
+    pub reload: Arc<AtomicBool>,
+}
+
+impl Flags {
+    pub fn install_signal_handlers(&self) -> std::io::Result<()> {
+        for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+            signal_hook::flag::register(signal, self.stop.clone())?;
+        }
+        signal_hook::flag::register(signal_hook::consts::SIGHUP, self.reload.clone())?;
+        Ok(())
+    }
+}
+
+/// Why a part was rejected without a verdict of the model.
+#[derive(Debug, Clone)]
+enum Fault {
+    Unreadable(String),
+    TooFewPoints(String),
+    Model(String),
+    Late { after: Duration, deadline: Duration },
+    QueueFull(usize),
+    Journal(String),
+}
+
+impl Fault {
+    /// The metrics label.
+    fn kind(&self) -> &'static str {
+        match self {
+            Fault::Unreadable(_) => "unreadable_scan",
+            Fault::TooFewPoints(_) => "too_few_points",
+            Fault::Model(_) => "model_error",
+            Fault::Late { .. } => "deadline_missed",
+            Fault::QueueFull(_) => "queue_full",
+            Fault::Journal(_) => "journal_error",
+        }
+    }
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fault::Unreadable(why) => write!(f, "unreadable scan: {why}"),
+            Fault::TooFewPoints(why) => write!(f, "too few points: {why}"),
+            Fault::Model(why) => write!(f, "model error: {why}"),
+            Fault::Late { after, deadline } => {
+                write!(f, "deadline missed: {} ms after arrival, deadline {} ms", after.as_millis(), deadline.as_millis())
+            }
+            Fault::QueueFull(waiting) => write!(f, "queue full: {waiting} scans already waiting for detection"),
+            Fault::Journal(why) => write!(f, "journal write failed: {why}"),
+        }
+    }
+}
+
+/// The loaded model and its name for the journal.
+struct Loaded {
+    detector: DusNet,
+    name: String,
+}
+
+/// Loads the active model slot (falling back as `slots::resolve_active` says).
+fn load_model(config: &Config) -> Result<Loaded> {
+    let resolved = slots::resolve_active(&config.models.root)?;
+    let runtime = slots::runtime_for(&resolved.dir, &config.runtime);
+    let model = Model::load(&resolved.dir, &runtime).with_context(|| format!("loading the model in {}", resolved.dir.display()))?;
+    let name = format!("{} {}", model.manifest.model.name, model.manifest.model.version);
+    log::info!("model {name} from {}", resolved.dir.display());
+    Ok(Loaded { detector: DusNet::new(model), name })
+}
+
+/// A reject pulse and when to fire it.
+struct Due {
+    part: String,
+    at: Instant,
+}
+
+/// Turns outcomes into journaled decisions and queued pulses; shared by the acquisition thread
+/// (queue-full rejects) and the detection thread.
+struct Decider {
+    journal: Mutex<Journal>,
+    heatmaps: Mutex<Heatmaps>,
+    pulses: SyncSender<Due>,
+    delay: Duration,
+    metrics: Arc<Metrics>,
+}
+
+impl Decider {
+    /// Journals `decision` (durably), settles the source item, then queues the reject pulse.
+    fn settle(&self, mut decision: Decision, cause: &str, settle: Option<Settle>) {
+        if let Err(e) = lock(&self.journal).record(&decision) {
+            log::error!("part {}: {e}; rejecting it", decision.part);
+            let fault = Fault::Journal(e.to_string());
+            (decision.action, decision.reason, decision.fault) = (Action::Reject, fault.to_string(), Some(fault.to_string()));
+        }
+        if let Some(settle) = settle {
+            let settlement = if decision.fault.is_some() { Settlement::Failed } else { Settlement::Inspected };
+            if let Err(e) = settle(&settlement) {
+                log::error!("part {}: cannot move its scan on ({e}); the journal holds its decision", decision.part);
+            }
+        }
+        self.metrics.count(&decision, cause);
+        println!("{}", describe(&decision));
+        if decision.is_reject() {
+            self.queue_pulse(Due { part: decision.part, at: Instant::now() + self.delay });
+        }
+        let parts = self.metrics.parts();
+        if parts.is_multiple_of(100) {
+            let (rss, peak) = metrics::resident_bytes();
+            log::info!("{parts} parts decided; resident memory {} MiB (peak {} MiB)", rss >> 20, peak >> 20);
+        }
+    }
+
+    fn queue_pulse(&self, due: Due) {
+        match self.pulses.try_send(due) {
+            Ok(()) => {}
+            Err(TrySendError::Full(due)) => {
+                log::warn!("back-pressure: {PULSE_QUEUE} reject pulses are waiting for the actuator");
+                let _ = self.pulses.send(due);
+            }
+            Err(TrySendError::Disconnected(due)) => log::error!("part {}: the actuator thread is gone; remove the part by hand", due.part),
+        }
+    }
+
+    fn keep_heatmap(&self, part: &str, unix_ms: i64, cloud: &Cloud, inspection: &Inspection) -> Option<String> {
+        let scale = inspection.threshold.unwrap_or(inspection.object_score).max(1e-6) as f32;
+        match lock(&self.heatmaps).keep(part, unix_ms, cloud.points(), &inspection.point_scores, scale) {
+            Ok(path) => Some(path.display().to_string()),
+            Err(e) => {
+                log::warn!("part {part}: cannot keep its heatmap: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// One line per part on stdout (the journal is the record; this is for people watching).
+fn describe(d: &Decision) -> String {
+    format!("part {} {}: {} ({:.0} ms) [{}]", d.part, d.action.as_str().to_uppercase(), d.reason, d.total_ms, d.origin)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The decision for an arrival, given what inspection gave (if it ran) and the fault (if any).
+fn decision(arrival: &Arrival, inspection: Option<&Inspection>, fault: Option<&Fault>, model: &str, queued: Duration) -> Decision {
+    let (time, unix_ms) = decision::now();
+    let verdict = inspection.map(|i| Verdict::decide(i.object_score, i.threshold));
+    let action = if fault.is_none() && verdict == Some(Verdict::Ok) { Action::Pass } else { Action::Reject };
+    let reason = match (fault, inspection) {
+        (Some(fault), _) => fault.to_string(),
+        (None, Some(i)) => {
+            let threshold = i.threshold.map_or("none (uncalibrated)".to_string(), |t| format!("{t:.3}"));
+            let relation = if action == Action::Pass { "within" } else { "over" };
+            format!("object score {:.3} {relation} threshold {threshold}", i.object_score)
+        }
+        (None, None) => "not inspected".to_string(),
+    };
+    let mut stages_ms = vec![("intake".to_string(), millis(queued))];
+    stages_ms.extend(inspection.into_iter().flat_map(|i| &i.timings).map(|(s, d)| (s.name().to_string(), millis(*d))));
+    Decision {
+        part: arrival.part.clone(),
+        origin: arrival.origin.clone(),
+        time,
+        unix_ms,
+        action,
+        reason,
+        fault: fault.map(Fault::to_string),
+        object_score: inspection.map(|i| i.object_score),
+        threshold: inspection.and_then(|i| i.threshold),
+        model: model.to_string(),
+        stages_ms,
+        total_ms: millis(arrival.at.elapsed()),
+        heatmap: None,
+    }
+}
+
+/// Inspects one scan within the deadline: the inspection (when it ran) and the fault (if any).
+fn judge(detector: &mut dyn Detector, arrival: &Arrival, deadline: Duration) -> (Option<Inspection>, Option<Fault>) {
+    let cloud = match &arrival.scan {
+        Ok(cloud) => cloud,
+        Err(why) => return (None, Some(Fault::Unreadable(why.clone()))),
+    };
+    let waited = arrival.at.elapsed();
+    if waited > deadline {
+        return (None, Some(Fault::Late { after: waited, deadline }));
+    }
+    match detector.inspect(cloud) {
+        Err(e @ DetectError::TooFewPoints { .. }) => (None, Some(Fault::TooFewPoints(e.to_string()))),
+        Err(e) => (None, Some(Fault::Model(e.to_string()))),
+        Ok(inspection) => {
+            let after = arrival.at.elapsed();
+            (Some(inspection), (after > deadline).then_some(Fault::Late { after, deadline }))
+        }
+    }
+}
+
+/// The detection thread's state.
+struct Detection {
+    config: Config,
+    loaded: Loaded,
+    decider: Arc<Decider>,
+    flags: Flags,
+}
+
+impl Detection {
+    fn run(mut self, arrivals: Receiver<Arrival>) {
+        loop {
+            self.decider.metrics.beat();
+            let next = arrivals.recv_timeout(TICK);
+            // After the wait: a SIGHUP that came while waiting applies to the part just received.
+            self.reload_if_asked();
+            match next {
+                Ok(arrival) => self.decide(arrival),
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+    }
+
+    fn reload_if_asked(&mut self) {
+        if !self.flags.reload.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        match load_model(&self.config) {
+            Ok(loaded) => {
+                log::info!("reloaded: {} -> {}", self.loaded.name, loaded.name);
+                self.decider.metrics.set_model(&loaded.name);
+                self.loaded = loaded;
+            }
+            Err(e) => log::error!("reload failed, still deciding with {}: {e:#}", self.loaded.name),
+        }
+    }
+
+    fn decide(&mut self, mut arrival: Arrival) {
+        self.decider.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
+        let queued = arrival.at.elapsed();
+        let deadline = Duration::from_millis(self.config.line.deadline_ms);
+        let (inspection, fault) = judge(&mut self.loaded.detector, &arrival, deadline);
+        let mut decision = decision(&arrival, inspection.as_ref(), fault.as_ref(), &self.loaded.name, queued);
+        if let (Some(inspection), Ok(cloud), true) = (&inspection, &arrival.scan, decision.is_reject()) {
+            decision.heatmap = self.decider.keep_heatmap(&decision.part, decision.unix_ms, cloud, inspection);
+        }
+        let cause = match (&fault, decision.action) {
+            (Some(fault), _) => fault.kind(),
+            (None, Action::Reject) => "defect",
+            (None, Action::Pass) => "inspected",
+        };
+        self.decider.settle(decision, cause, arrival.settle.take());
+    }
+}
+
+/// Takes scans from the source until it finishes or `stop` is set; a scan that finds the queue
+/// full is rejected at once.
+fn acquire(mut source: Box<dyn Source>, arrivals: SyncSender<Arrival>, decider: Arc<Decider>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::SeqCst) {
+        let mut arrival = match source.poll(TICK) {
+            Poll::Part(arrival) => arrival,
+            Poll::Idle => continue,
+            Poll::Finished => break,
+        };
+        decider.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        if let Err(TrySendError::Full(a) | TrySendError::Disconnected(a)) = arrivals.try_send(arrival) {
+            arrival = a;
+            let waiting = decider.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed) - 1;
+            decider.metrics.queue_full.fetch_add(1, Ordering::Relaxed);
+            log::warn!("back-pressure: part {} arrived with {waiting} scans waiting; rejecting it", arrival.part);
+            let fault = Fault::QueueFull(waiting);
+            let decision = decision(&arrival, None, Some(&fault), "-", arrival.at.elapsed());
+            decider.settle(decision, fault.kind(), arrival.settle.take());
+        }
+    }
+    log::info!("intake stopped: {}", source.describe());
+}
+
+/// Fires each reject pulse at its moment, in order.
+fn actuate(mut actuator: Box<dyn Actuator>, pulses: Receiver<Due>) {
+    for due in pulses {
+        if let Some(wait) = due.at.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        if let Err(e) = actuator.pulse(&due.part) {
+            log::error!("part {}: reject pulse failed: {e}; remove the part by hand", due.part);
+        }
+    }
+}
+
+/// Runs the line until the source finishes or `flags.stop` is set; returns what happened.
+pub fn run(config: &Config, flags: Flags) -> Result<Summary> {
+    let journal = Journal::open(&config.journal.path)?;
+    let spec = config.source.spec().map_err(anyhow::Error::msg)?;
+    let source = source::open(&spec, &|origin| journal.settlement(origin).ok().flatten()).context("opening the scan source")?;
+    let loaded = load_model(config)?;
+    let recorded = Arc::new(Mutex::new(Vec::new()));
+    let actuator = actuator::open(&config.actuator, recorded.clone())?;
+    let heatmaps = Heatmaps::open(&config.journal.heatmaps, config.journal.heatmap_budget_mb << 20)
+        .with_context(|| format!("{}: cannot use the heatmap folder", config.journal.heatmaps.display()))?;
+    log::info!("source: {}; actuator: {}; journal: {}", source.describe(), actuator.describe(), config.journal.path.display());
+    let metrics = Arc::new(Metrics::default());
+    metrics.set_model(&loaded.name);
+    let http = config.metrics.listen.map(|listen| metrics::serve(listen, metrics.clone())).transpose().context("starting /metrics")?;
+
+    let (pulse_tx, pulse_rx) = mpsc::sync_channel(PULSE_QUEUE);
+    let (arrival_tx, arrival_rx) = mpsc::sync_channel(config.line.queue);
+    let decider = Arc::new(Decider {
+        journal: Mutex::new(journal),
+        heatmaps: Mutex::new(heatmaps),
+        pulses: pulse_tx,
+        delay: Duration::from_millis(config.actuator.delay_ms),
+        metrics: metrics.clone(),
+    });
+    let detection = Detection { config: config.clone(), loaded, decider: decider.clone(), flags: flags.clone() };
+    let threads = [
+        spawn("actuation", move || actuate(actuator, pulse_rx))?,
+        spawn("detection", move || detection.run(arrival_rx))?,
+        spawn("acquisition", move || acquire(source, arrival_tx, decider, flags.stop.clone()))?,
+    ];
+    let pid_file = PidFile::write(&config.daemon.pid_file);
+    supervise(&threads, &metrics);
+    for thread in threads {
+        thread.join().map_err(|_| anyhow::anyhow!("a daemon thread panicked"))?;
+    }
+    if let Some((server, thread)) = http {
+        server.unblock();
+        let _ = thread.join();
+    }
+    drop(pid_file);
+    let pulses = lock(&recorded).clone();
+    Ok(summary(&metrics, pulses))
+}
+
+fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(name.into()).spawn(work)
+}
+
+/// Tells systemd we are ready and, while detection is alive, pings its watchdog, until every
+/// thread has finished.
+fn supervise(threads: &[JoinHandle<()>], metrics: &Metrics) {
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
+    while !threads.iter().all(JoinHandle::is_finished) {
+        if metrics.healthy() {
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+}
+
+fn summary(metrics: &Metrics, pulses: Vec<Pulse>) -> Summary {
+    let text = metrics.render();
+    let count = |filter: &dyn Fn(&str) -> bool| -> u64 {
+        text.lines()
+            .filter(|l| l.starts_with("dus_edge_parts_total{") && filter(l))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    let benign = |l: &str| l.contains("cause=\"inspected\"") || l.contains("cause=\"defect\"");
+    Summary {
+        parts: metrics.parts(),
+        rejects: count(&|l| l.contains("action=\"reject\"")),
+        faults: count(&|l| !benign(l)),
+        pulses,
+        peak_rss: metrics::resident_bytes().1,
+    }
+}
+
+/// The daemon's pid file for `edge-tool reload` and `flash`; removed when dropped.
+struct PidFile(Option<PathBuf>);
+
+impl PidFile {
+    fn write(path: &std::path::Path) -> PidFile {
+        let written = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|_| std::fs::write(path, format!("{}\n", std::process::id())));
+        match written {
+            Ok(()) => PidFile(Some(path.to_path_buf())),
+            Err(e) => {
+                log::warn!("{}: cannot write the pid file ({e}); `edge-tool reload` will not find this daemon (SIGHUP still works)", path.display());
+                PidFile(None)
+            }
+        }
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}

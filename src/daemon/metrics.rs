@@ -1,0 +1,128 @@
+//! What the daemon has done, for `/metrics` (Prometheus text) and `/healthz`: counters the loop
+//! bumps, rendered on request. Off unless `[metrics] listen` names a loopback address.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::decision::Decision;
+
+/// The detection thread counts as alive while its heartbeat is this fresh.
+const ALIVE: Duration = Duration::from_secs(10);
+
+pub struct Metrics {
+    started: Instant,
+    /// (action, cause) -> parts; cause is "inspected", "defect" or a fault kind.
+    parts: Mutex<BTreeMap<(String, String), u64>>,
+    /// stage -> (seconds summed, count).
+    stages: Mutex<BTreeMap<String, (f64, u64)>>,
+    pub queue_depth: AtomicUsize,
+    pub queue_full: AtomicU64,
+    heartbeat_ms: AtomicU64,
+    model: Mutex<String>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            started: Instant::now(),
+            parts: Mutex::default(),
+            stages: Mutex::default(),
+            queue_depth: AtomicUsize::new(0),
+            queue_full: AtomicU64::new(0),
+            heartbeat_ms: AtomicU64::new(0),
+            model: Mutex::default(),
+        }
+    }
+}
+
+impl Metrics {
+    pub fn count(&self, decision: &Decision, cause: &str) {
+        let key = (decision.action.as_str().to_string(), cause.to_string());
+        *lock(&self.parts).entry(key).or_default() += 1;
+        let mut stages = lock(&self.stages);
+        for (stage, ms) in decision.stages_ms.iter().chain([&("total".to_string(), decision.total_ms)]) {
+            let entry = stages.entry(stage.clone()).or_default();
+            entry.0 += ms / 1e3;
+            entry.1 += 1;
+        }
+    }
+
+    pub fn parts(&self) -> u64 {
+        lock(&self.parts).values().sum()
+    }
+
+    pub fn beat(&self) {
+        self.heartbeat_ms.store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Whether the detection thread looked for work recently and a model is loaded.
+    pub fn healthy(&self) -> bool {
+        let since = self.started.elapsed().saturating_sub(Duration::from_millis(self.heartbeat_ms.load(Ordering::Relaxed)));
+        since < ALIVE && !lock(&self.model).is_empty()
+    }
+
+    pub fn set_model(&self, model: &str) {
+        *lock(&self.model) = model.to_string();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, String)>| {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            for (labels, value) in samples {
+                out.push_str(&format!("{name}{labels} {value}\n"));
+            }
+        };
+        let parts = lock(&self.parts).iter().map(|((a, c), n)| (format!("{{action=\"{a}\",cause=\"{c}\"}}"), n.to_string())).collect();
+        family("dus_edge_parts_total", "counter", "Parts decided, by action and cause.", parts);
+        let stages = lock(&self.stages).clone();
+        let sums = stages.iter().map(|(s, (sum, _))| (format!("{{stage=\"{s}\"}}"), format!("{sum:.6}"))).collect();
+        family("dus_edge_stage_seconds_sum", "counter", "Time spent per stage.", sums);
+        let counts = stages.iter().map(|(s, (_, n))| (format!("{{stage=\"{s}\"}}"), n.to_string())).collect();
+        family("dus_edge_stage_seconds_count", "counter", "Parts timed per stage.", counts);
+        let gauge = |v: String| vec![(String::new(), v)];
+        family("dus_edge_queue_depth", "gauge", "Scans waiting for detection.", gauge(self.queue_depth.load(Ordering::Relaxed).to_string()));
+        family("dus_edge_queue_full_total", "counter", "Scans rejected because detection was behind.", gauge(self.queue_full.load(Ordering::Relaxed).to_string()));
+        family("dus_edge_resident_memory_bytes", "gauge", "Resident set size of the daemon.", gauge(resident_bytes().0.to_string()));
+        let model = vec![(format!("{{model=\"{}\"}}", lock(&self.model)), "1".to_string())];
+        family("dus_edge_model_info", "gauge", "The model deciding now.", model);
+        out
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// (resident, peak resident) bytes of this process, from /proc/self/status; zeros elsewhere.
+pub fn resident_bytes() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()).unwrap_or(0) * 1024
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Serves `/metrics` and `/healthz` on `listen` until `server.unblock()`.
+pub fn serve(listen: std::net::SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<(Arc<tiny_http::Server>, std::thread::JoinHandle<()>)> {
+    let server = Arc::new(tiny_http::Server::http(listen).map_err(std::io::Error::other)?);
+    if let Some(bound) = server.server_addr().to_ip() {
+        log::info!("metrics on http://{bound}/metrics and /healthz");
+    }
+    let serving = server.clone();
+    let thread = std::thread::Builder::new().name("metrics".into()).spawn(move || {
+        for request in serving.incoming_requests() {
+            let (status, body) = match request.url() {
+                "/metrics" => (200, metrics.render()),
+                "/healthz" if metrics.healthy() => (200, "ok\n".to_string()),
+                "/healthz" => (503, "detection is not running or no model is loaded\n".to_string()),
+                _ => (404, "try /metrics or /healthz\n".to_string()),
+            };
+            let _ = request.respond(tiny_http::Response::from_string(body).with_status_code(status));
+        }
+    })?;
+    Ok((server, thread))
+}

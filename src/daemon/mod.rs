@@ -1,0 +1,17 @@
+//! The line daemon (`edge-tool run`): scans in from a [`source::Source`], one journaled decision
+//! per part, reject pulses out through an [`actuator::Actuator`]. See [`line`] for the threads and
+//! the fail-safe rules, ARCHITECTURE.md for the map.
+
+pub mod actuator;
+pub mod decision;
+pub mod frame;
+pub mod heatmaps;
+pub mod journal;
+pub mod line;
+pub mod metrics;
+pub mod replay;
+pub mod serial;
+pub mod source;
+pub mod spool;
+
+pub use line::{run, Flags, Summary};

@@ -1,0 +1,194 @@
+//! The spool folder: the scanner software writes one file per part into `dir`; the daemon takes
+//! each complete file, moves it to `work/` under a unique name, and after the part's decision is
+//! journaled moves it on to `done/` (inspected) or `failed/` (could not be inspected).
+//!
+//! Nothing is lost or decided twice across a crash: a file is in exactly one of the four places,
+//! and a file still in `work/` at start is either settled from the journal (decided before the
+//! crash) or queued again (not decided). A file counts as complete when it was renamed into the
+//! folder (the recommended way: write `.name.tmp`, then rename) or has not changed for `settle`.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::source::{Arrival, Poll, Settle, Settlement, Source};
+use crate::slots::fsync_dir;
+
+const WORK: &str = "work";
+const DONE: &str = "done";
+const FAILED: &str = "failed";
+
+pub struct Spool {
+    dir: PathBuf,
+    settle: Duration,
+    /// Work files left from before a restart, not yet decided.
+    recovered: VecDeque<PathBuf>,
+    taken: u64,
+}
+
+impl Spool {
+    pub fn open(dir: &Path, settle: Duration, decided: &dyn Fn(&str) -> Option<Settlement>) -> std::io::Result<Spool> {
+        for sub in [WORK, DONE, FAILED] {
+            std::fs::create_dir_all(dir.join(sub))?;
+        }
+        let mut recovered = VecDeque::new();
+        for work in sorted_files(&dir.join(WORK))? {
+            match decided(&origin(&work)) {
+                Some(settlement) => {
+                    log::info!("{}: decided before the restart; moving it on", work.display());
+                    settle_file(&work, settlement)?;
+                }
+                None => recovered.push_back(work),
+            }
+        }
+        if !recovered.is_empty() {
+            log::warn!("{}: {} scans were taken but not decided before the restart; deciding them first", dir.display(), recovered.len());
+        }
+        Ok(Spool { dir: dir.to_path_buf(), settle, recovered, taken: 0 })
+    }
+
+    /// The oldest complete scan file in the spool, moved into `work/`.
+    fn take(&mut self) -> std::io::Result<Option<PathBuf>> {
+        let now = SystemTime::now();
+        let complete = sorted_files(&self.dir)?.into_iter().find(|path| {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or(".");
+            let age = std::fs::metadata(path).and_then(|m| m.modified()).map(|t| now.duration_since(t).unwrap_or_default());
+            !name.starts_with('.') && !name.ends_with(".tmp") && !name.ends_with(".part") && age.is_ok_and(|a| a >= self.settle)
+        });
+        let Some(path) = complete else { return Ok(None) };
+        self.taken += 1;
+        let stamp = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let work = self.dir.join(WORK).join(format!("{stamp}-{}-{name}", self.taken));
+        std::fs::rename(&path, &work)?;
+        fsync_dir(&self.dir)?;
+        fsync_dir(&self.dir.join(WORK))?;
+        Ok(Some(work))
+    }
+}
+
+impl Source for Spool {
+    fn poll(&mut self, wait: Duration) -> Poll {
+        let work = match self.recovered.pop_front() {
+            Some(work) => Some(work),
+            None => self.take().unwrap_or_else(|e| {
+                log::error!("{}: cannot take scans from the spool: {e}", self.dir.display());
+                None
+            }),
+        };
+        match work {
+            Some(work) => Poll::Part(arrival(work)),
+            None => {
+                std::thread::sleep(wait.min(Duration::from_millis(100)));
+                Poll::Idle
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("spool {} (settle {} ms)", self.dir.display(), self.settle.as_millis())
+    }
+}
+
+fn arrival(work: PathBuf) -> Arrival {
+    let at = Instant::now();
+    let scan = crate::cloud::read(&work).map_err(|e| e.problem.to_string());
+    let settle: Settle = {
+        let work = work.clone();
+        Box::new(move |settlement| settle_file(&work, *settlement))
+    };
+    Arrival { part: part_id(&work), at, scan, origin: origin(&work), settle: Some(settle) }
+}
+
+/// The part id: the scanner's file name without its extension (and without our work prefix).
+fn part_id(work: &Path) -> String {
+    let stem = work.file_stem().unwrap_or_default().to_string_lossy();
+    stem.splitn(3, '-').nth(2).unwrap_or(&stem).to_string()
+}
+
+/// How the journal names a spool item: its unique path in `work/`.
+fn origin(work: &Path) -> String {
+    format!("spool {}", work.display())
+}
+
+/// Moves a decided work file to `done/` or `failed/`, durably.
+fn settle_file(work: &Path, settlement: Settlement) -> std::io::Result<()> {
+    let work_dir = work.parent().unwrap_or(Path::new("."));
+    let spool = work_dir.parent().unwrap_or(Path::new("."));
+    let target = spool.join(if settlement == Settlement::Inspected { DONE } else { FAILED });
+    std::fs::rename(work, target.join(work.file_name().unwrap_or_default()))?;
+    fsync_dir(&target)?;
+    fsync_dir(work_dir)
+}
+
+/// Regular files directly in `dir`, by modification time then name.
+fn sorted_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            let modified = entry.metadata()?.modified()?;
+            files.push((modified, entry.path()));
+        }
+    }
+    files.sort();
+    Ok(files.into_iter().map(|(_, path)| path).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy_sample(dir: &Path, name: &str) {
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/scan_binary.pcd");
+        std::fs::copy(sample, dir.join(name)).unwrap();
+    }
+
+    fn next_part(spool: &mut Spool) -> Arrival {
+        match spool.poll(Duration::from_millis(10)) {
+            Poll::Part(arrival) => arrival,
+            _ => panic!("expected a part"),
+        }
+    }
+
+    #[test]
+    fn files_move_through_work_to_done_or_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::open(dir.path(), Duration::ZERO, &|_| None).unwrap();
+        copy_sample(dir.path(), "part-0001.pcd");
+        std::fs::write(dir.path().join("part-0002.pcd"), b"VERSION .7\nFIELDS x y z\n").unwrap();
+        std::fs::write(dir.path().join(".part-0003.pcd.tmp"), b"being written").unwrap();
+        let (good, bad) = (next_part(&mut spool), next_part(&mut spool));
+        assert_eq!((good.part.as_str(), bad.part.as_str()), ("part-0001", "part-0002"));
+        assert!(good.scan.is_ok() && bad.scan.unwrap_err().contains("header"));
+        assert!(matches!(spool.poll(Duration::from_millis(1)), Poll::Idle), "the .tmp file is still being written");
+        (good.settle.unwrap())(&Settlement::Inspected).unwrap();
+        (bad.settle.unwrap())(&Settlement::Failed).unwrap();
+        let names = |sub: &str| std::fs::read_dir(dir.path().join(sub)).unwrap().count();
+        assert_eq!((names(WORK), names(DONE), names(FAILED)), (0, 1, 1));
+    }
+
+    #[test]
+    fn a_restart_settles_decided_work_and_requeues_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::open(dir.path(), Duration::ZERO, &|_| None).unwrap();
+        copy_sample(dir.path(), "a.pcd");
+        copy_sample(dir.path(), "b.pcd");
+        let (a, b) = (next_part(&mut spool), next_part(&mut spool));
+        // Crash: neither settled. The journal knows a's decision, not b's.
+        let decided_origin = a.origin.clone();
+        let mut spool = Spool::open(dir.path(), Duration::ZERO, &|o| (o == decided_origin).then_some(Settlement::Inspected)).unwrap();
+        let again = next_part(&mut spool);
+        assert_eq!((again.part.as_str(), again.origin.as_str()), ("b", b.origin.as_str()));
+        assert!(matches!(spool.poll(Duration::from_millis(1)), Poll::Idle));
+        assert_eq!(std::fs::read_dir(dir.path().join(DONE)).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_file_still_changing_waits_for_the_settle_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::open(dir.path(), Duration::from_secs(3600), &|_| None).unwrap();
+        copy_sample(dir.path(), "fresh.pcd");
+        assert!(matches!(spool.poll(Duration::from_millis(1)), Poll::Idle));
+    }
+}

@@ -1,0 +1,212 @@
+//! The line daemon end to end: the real binary, the shipped model, scans into the spool, and
+//! what it decided read back from its journal and from the simulated actuator's pulse record.
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use support::{drop_scan, model_that_fails, repo, sample, LineBox};
+
+fn bunny() -> std::path::PathBuf {
+    repo().join("models/bunny")
+}
+
+fn spool_box(extra: &str) -> LineBox {
+    let dir = tempfile::tempdir().unwrap().keep();
+    LineBox::new(&bunny(), &format!("[source]\nkind = \"spool\"\ndir = {:?}\nsettle_ms = 0\n{extra}", dir.join("spool")))
+}
+
+fn spool_of(line: &LineBox) -> std::path::PathBuf {
+    let config = dus_edge::config::Config::load(&line.config).unwrap();
+    match config.source.spec().unwrap() {
+        dus_edge::config::SourceConfig::Spool { dir, .. } => dir,
+        _ => unreachable!(),
+    }
+}
+
+/// How many rows each part id has.
+fn rows_per_part(rows: &[dus_edge::daemon::decision::Decision]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for row in rows {
+        *counts.entry(row.part.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// GET `path` from the metrics address the daemon logged.
+fn http_get(log: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let address = log.split("metrics on http://").nth(1).and_then(|r| r.split('/').next()).unwrap_or_else(|| panic!("{log}"));
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn spool_scans_each_get_one_decision_and_rejects_get_a_pulse() {
+    let line = spool_box("[line]\ndeadline_ms = 60000\n[metrics]\nlisten = \"127.0.0.1:0\"\n");
+    let spool = spool_of(&line);
+    let daemon = line.start();
+    let good = std::fs::read(sample("good.pcd")).unwrap();
+    drop_scan(&spool, "P-001.pcd", &good);
+    drop_scan(&spool, "P-002.pcd", &std::fs::read(sample("defect.pcd")).unwrap());
+    drop_scan(&spool, "P-003.pcd", &good[..good.len() / 3]);
+    drop_scan(&spool, "P-004.xyz", b"1 2 3\n4 5 6\n7 8 9\n");
+    drop_scan(&spool, "P-005.xyz", b"nan 0 0\n0 inf 0\n");
+    let rows = line.wait_for_rows(5, &daemon);
+    let metrics = http_get(&daemon.log(), "/metrics");
+    assert!(metrics.contains("dus_edge_parts_total{action=\"reject\",cause=\"defect\"} 1"), "{metrics}");
+    assert!(metrics.contains("dus_edge_model_info{model=\"bunny 1.0.0\"} 1"), "{metrics}");
+    assert!(http_get(&daemon.log(), "/healthz").starts_with("HTTP/1.1 200"));
+    let (status, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+
+    let by_part: BTreeMap<&str, _> = rows.iter().map(|r| (r.part.as_str(), r)).collect();
+    assert_eq!(rows_per_part(&rows).values().copied().collect::<Vec<_>>(), [1; 5], "{rows:#?}");
+    assert_eq!(by_part["P-001"].action.as_str(), "pass", "{:?}", by_part["P-001"]);
+    assert!(by_part["P-002"].is_reject() && by_part["P-002"].fault.is_none(), "{:?}", by_part["P-002"]);
+    assert!(by_part["P-002"].heatmap.as_deref().is_some_and(|h| std::path::Path::new(h).exists()));
+    for (part, needle) in [("P-003", "unreadable scan"), ("P-004", "too few points"), ("P-005", "no finite points")] {
+        let row = by_part[part];
+        assert!(row.is_reject() && row.fault.as_deref().is_some_and(|f| f.contains(needle)), "{part}: {row:?}");
+    }
+    for row in &rows {
+        assert_eq!(row.model, "bunny 1.0.0");
+        assert!(row.total_ms > 0.0 && row.stages_ms[0].0 == "intake");
+    }
+    // One pulse per reject, in decision order, each at least the configured delay after its decision.
+    let pulses = line.pulses();
+    let rejects: Vec<_> = rows.iter().filter(|r| r.is_reject()).collect();
+    assert_eq!(pulses.iter().map(|p| p.part.as_str()).collect::<Vec<_>>(), rejects.iter().map(|r| r.part.as_str()).collect::<Vec<_>>());
+    for (pulse, row) in pulses.iter().zip(&rejects) {
+        assert!(pulse.unix_ms >= row.unix_ms + 100, "{pulse:?} vs {row:?}");
+        assert_eq!((pulse.line, pulse.length_ms, pulse.active_high), (23, 20, true));
+    }
+    let count = |sub: &str| std::fs::read_dir(spool.join(sub)).unwrap().count();
+    assert_eq!((count("work"), count("done"), count("failed")), (0, 2, 3));
+    assert!(log.contains("5 parts decided, 4 rejected (3 of them faults), 4 reject pulses"), "{log}");
+}
+
+#[test]
+fn a_missed_deadline_rejects_the_part_with_the_reason() {
+    let scans = format!("[{:?}, {:?}]", sample("good.pcd"), sample("good.pcd"));
+    let line = LineBox::new(&bunny(), &format!("[source]\nkind = \"replay\"\nscans = {scans}\n[line]\ndeadline_ms = 5\n"));
+    let (status, log) = line.start().wait();
+    assert!(status.success(), "{log}");
+    let rows = line.decisions();
+    assert_eq!(rows.len(), 2, "{log}");
+    for row in &rows {
+        assert!(row.is_reject() && row.fault.as_deref().unwrap().starts_with("deadline missed"), "{row:?}");
+    }
+    assert_eq!(line.pulses().len(), 2);
+}
+
+#[test]
+fn a_model_failing_at_run_time_rejects_every_part_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_that_fails(dir.path());
+    let line = LineBox::new(&model, &format!("[source]\nkind = \"replay\"\nscans = [{:?}]\nparts = 3\n", sample("good.pcd")));
+    let (status, log) = line.start().wait();
+    assert!(status.success(), "{log}");
+    let rows = line.decisions();
+    assert_eq!(rows.len(), 3, "{log}");
+    for row in &rows {
+        let fault = row.fault.as_deref().unwrap_or_default();
+        assert!(row.is_reject() && fault.starts_with("model error") && fault.contains("down.onnx"), "{row:?}");
+    }
+    assert_eq!(line.pulses().len(), 3);
+}
+
+#[test]
+fn a_full_queue_rejects_the_overflow_instead_of_dropping_it() {
+    let scans = format!("[{:?}]", sample("good.pcd"));
+    let line = LineBox::new(&bunny(), &format!("[source]\nkind = \"replay\"\nscans = {scans}\nparts = 8\n[line]\nqueue = 1\ndeadline_ms = 60000\n"));
+    let (status, log) = line.start().wait();
+    assert!(status.success(), "{log}");
+    let rows = line.decisions();
+    assert_eq!(rows_per_part(&rows).len(), 8, "{log}");
+    assert!(rows.iter().all(|r| rows_per_part(&rows)[&r.part] == 1));
+    let full = rows.iter().filter(|r| r.fault.as_deref().is_some_and(|f| f.starts_with("queue full"))).count();
+    assert!(full >= 1, "replay at full speed into a queue of one must overflow: {rows:#?}");
+    assert!(log.contains("back-pressure"), "{log}");
+    assert_eq!(line.pulses().len(), rows.iter().filter(|r| r.is_reject()).count());
+}
+
+#[test]
+fn a_killed_daemon_restarts_without_losing_or_repeating_a_part() {
+    let line = spool_box("[line]\ndeadline_ms = 60000\n");
+    let spool = spool_of(&line);
+    let good = std::fs::read(sample("good.pcd")).unwrap();
+    let daemon = line.start();
+    for n in 1..=4 {
+        drop_scan(&spool, &format!("K-{n}.pcd"), &good);
+    }
+    line.wait_for_rows(1, &daemon);
+    daemon.signal(libc::SIGKILL);
+    let (status, _) = daemon.wait();
+    assert!(!status.success());
+    let daemon = line.start();
+    let rows = line.wait_for_rows(4, &daemon);
+    std::thread::sleep(std::time::Duration::from_millis(500)); // a duplicate would show up now
+    let (status, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+    let rows = if line.decisions().len() > rows.len() { line.decisions() } else { rows };
+    assert_eq!(rows_per_part(&rows), (1..=4).map(|n| (format!("K-{n}"), 1)).collect(), "{rows:#?}\n{log}");
+    let count = |sub: &str| std::fs::read_dir(spool.join(sub)).unwrap().count();
+    assert_eq!((count("work"), count("done")), (0, 4));
+}
+
+#[test]
+fn config_check_names_the_problem_and_passes_a_good_file() {
+    let line = spool_box("");
+    let out = std::process::Command::new(support::EXE).args(["config", "check", "--config", line.config.to_str().unwrap()]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && text.contains("valid") && text.contains("spool"), "{text}");
+    std::fs::write(&line.config, std::fs::read_to_string(&line.config).unwrap() + "[line]\ndeadline = 5\n").unwrap();
+    let out = std::process::Command::new(support::EXE).args(["config", "check", "--config", line.config.to_str().unwrap()]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success() && text.contains("deadline") && text.contains("edge.toml"), "{text}");
+}
+
+#[test]
+fn serial_frames_each_get_one_decision_also_across_an_unplugged_port() {
+    use dus_edge::daemon::frame::encode;
+    use support::pty::{point_port_at, Pty};
+    let dir = tempfile::tempdir().unwrap();
+    let port = dir.path().join("scanner");
+    let pty = Pty::open();
+    point_port_at(&port, &pty);
+    let line = LineBox::new(&bunny(), &format!("[source]\nkind = \"serial\"\nport = {port:?}\nmax_points = 100000\n[line]\ndeadline_ms = 60000\n"));
+    let daemon = line.start();
+    let points = |name: &str| dus_edge::cloud::read(&sample(name)).unwrap().points().to_vec();
+    let (good, defect) = (points("good.pcd"), points("defect.pcd"));
+    let mut corrupted = encode("S-2", &good);
+    corrupted[5000] ^= 0x01;
+    // 16,000-point frames are larger than the pty's buffer: written while the daemon reads.
+    let frames = [b"line noise".to_vec(), encode("S-1", &good), corrupted].concat();
+    let writer = pty.send_in_background(frames);
+    line.wait_for_rows(2, &daemon);
+    writer.join().unwrap();
+
+    // Unplugged, then plugged back in as a new device behind the same name.
+    drop(pty);
+    std::fs::remove_file(&port).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let pty = Pty::open();
+    point_port_at(&port, &pty);
+    let writer = pty.send_in_background(encode("S-3", &defect));
+    let rows = line.wait_for_rows(3, &daemon);
+    writer.join().unwrap();
+    let (status, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+
+    let summary: Vec<(&str, &str, Option<&str>)> = rows.iter().map(|r| (r.part.as_str(), r.action.as_str(), r.fault.as_deref())).collect();
+    assert_eq!(summary[0], ("S-1", "pass", None), "{log}");
+    assert!(summary[1].0 == "S-2" && summary[1].2.is_some_and(|f| f.contains("CRC")), "{summary:?}");
+    assert_eq!(summary[2], ("S-3", "reject", None), "{log}");
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.origin == format!("serial {}", port.display())));
+    assert_eq!(line.pulses().iter().map(|p| p.part.as_str()).collect::<Vec<_>>(), ["S-2", "S-3"]);
+}
