@@ -210,3 +210,25 @@ fn serial_frames_each_get_one_decision_also_across_an_unplugged_port() {
     assert!(rows.iter().all(|r| r.origin == format!("serial {}", port.display())));
     assert_eq!(line.pulses().iter().map(|p| p.part.as_str()).collect::<Vec<_>>(), ["S-2", "S-3"]);
 }
+
+#[test]
+fn sigterm_decides_every_part_already_taken_then_exits_cleanly() {
+    let line = spool_box("[line]\ndeadline_ms = 60000\nqueue = 8\n");
+    let spool = spool_of(&line);
+    let good = std::fs::read(sample("good.pcd")).unwrap();
+    let daemon = line.start();
+    for n in 1..=6 {
+        drop_scan(&spool, &format!("T-{n}.pcd"), &good);
+    }
+    line.wait_for_rows(1, &daemon);
+    let (status, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+    let rows = line.decisions();
+    let count = |sub: &str| std::fs::read_dir(spool.join(sub)).unwrap().filter(|e| e.as_ref().unwrap().file_type().unwrap().is_file()).count();
+    // Taken = decided and moved on; the rest wait in the spool for the next start.
+    assert_eq!(count("work"), 0, "{log}");
+    assert_eq!(count("done"), rows.len(), "{log}");
+    assert_eq!(count(".") + rows.len(), 6, "{log}");
+    assert!(rows_per_part(&rows).values().all(|&n| n == 1));
+    assert!(!line.path("daemon.pid").exists(), "the pid file is removed on exit");
+}
