@@ -244,7 +244,7 @@ fn a_good_bundle_installs_becomes_active_rolls_back_and_replaces_a_broken_slot()
     assert_eq!(slots::active_slot(&b.root), Some(Slot::A));
 
     // A running daemon is told to reload: a stand-in process that SIGHUP terminates.
-    let mut daemon = Command::new("sleep").arg("60").spawn().unwrap();
+    let mut daemon = support::stand_in_daemon();
     std::fs::write(&b.pid_file, format!("{}\n", daemon.id())).unwrap();
     let out = b.flash(&f.v2, &[], &[]);
     assert_ok(&out);
@@ -490,12 +490,16 @@ fn reload_signals_the_daemon_named_by_the_pid_file() {
     let out = b.command(&["reload"]);
     assert_ok(&out);
     assert!(text(&out).contains("no daemon is running"), "{}", text(&out));
-    let mut daemon = Command::new("sleep").arg("60").spawn().unwrap();
+    let mut daemon = support::stand_in_daemon();
     std::fs::write(&b.pid_file, format!("{}\n", daemon.id())).unwrap();
     let out = b.command(&["reload"]);
     assert_ok(&out);
     assert!(text(&out).contains(&format!("Asked the daemon (pid {})", daemon.id())), "{}", text(&out));
     assert_eq!(daemon.wait().unwrap().signal(), Some(libc::SIGHUP));
+    // The process is gone now: a stale pid file means no daemon.
+    let out = b.command(&["reload"]);
+    assert_ok(&out);
+    assert!(text(&out).contains("is gone"), "{}", text(&out));
 }
 
 #[test]

@@ -184,3 +184,19 @@ pub fn model_that_fails(dir: &Path) -> PathBuf {
     std::fs::write(model.join("model.toml"), manifest.replace(&old, &new)).unwrap();
     model
 }
+
+/// A stand-in for a daemon that SIGHUP terminates, even when the tests run with SIGHUP ignored
+/// (under `nohup`, ignored signals are inherited by children).
+pub fn stand_in_daemon() -> Child {
+    use std::os::unix::process::CommandExt;
+    let mut command = Command::new("sleep");
+    command.arg("60");
+    // SAFETY: signal(2) is async-signal-safe, as pre_exec requires.
+    unsafe {
+        command.pre_exec(|| match libc::signal(libc::SIGHUP, libc::SIG_DFL) {
+            libc::SIG_ERR => Err(std::io::Error::last_os_error()),
+            _ => Ok(()),
+        })
+    };
+    command.spawn().unwrap()
+}
