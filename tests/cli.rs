@@ -177,3 +177,16 @@ fn calibrate_sets_the_threshold_from_good_scans_and_dry_run_leaves_it() {
     assert_eq!(score["verdict"], "ok");
     assert!(text(&out).contains("0 of 1 good scans would be rejected"), "{}", text(&out));
 }
+
+#[test]
+fn run_demo_decides_the_shipped_samples_and_a_cut_off_scan() {
+    let out = edge_tool(&["run", "--demo"]);
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    let decisions: Vec<&str> = printed.lines().filter(|l| l.starts_with("part replay-")).collect();
+    assert_eq!(decisions.len(), 3, "{printed}");
+    assert!(decisions[0].contains("PASS") && decisions[0].contains("good.pcd"), "{printed}");
+    assert!(decisions[1].contains("REJECT: object score") && decisions[1].contains("defect.pcd"), "{printed}");
+    assert!(decisions[2].contains("REJECT: unreadable scan") && decisions[2].contains("cut-off.pcd"), "{printed}");
+    assert!(printed.contains("3 parts decided, 2 rejected (1 of them faults), 2 reject pulses"), "{printed}");
+}
