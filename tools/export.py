@@ -149,6 +149,8 @@ def main():
         "final_down_loss": {k: float(v) for k, v in ck["last"].get("down", {}).items()},
         "final_up_loss": {k: float(v) for k, v in ck["last"].get("up", {}).items()},
     }
+    if not cfg.get("noise_gen", True):
+        training["noise_gen"] = False  # train.py --no-noise-gen (ablation); absent = Noise-Gen on
     c0 = torch.zeros(2, cfg["groups"], 3)
     p0 = torch.zeros(2, cfg["groups"], cfg["group_size"], 3)
     export_onnx(down, (c0, p0), DOWN_IN, DOWN_OUT, os.path.join(out, "down.onnx"))

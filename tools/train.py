@@ -51,6 +51,8 @@ def parse():
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--mask-ratio", type=float, default=0.4)
+    ap.add_argument("--no-noise-gen", action="store_true",
+                    help="ablation (table 5): Noise-Gen off in training, alpha = beta = 0 (both stages)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     return ap.parse_args()
@@ -134,7 +136,7 @@ def main():
     cfg = dict(points=a.points, groups=a.groups, group_size=a.group_size, up_ratio=a.up_ratio,
                up_neighbours=a.up_neighbours, dim=a.dim, layers=a.layers, heads=a.heads,
                batch=a.batch, lr=a.lr, mask_ratio=a.mask_ratio, minutes=a.minutes,
-               down_frac=a.down_frac, alphas=ALPHAS, beta=[0.01, 0.02],
+               down_frac=a.down_frac, alphas=ALPHAS, beta=[0.01, 0.02], noise_gen=not a.no_noise_gen,
                data=[os.path.basename(f) for f in files], data_dir=os.path.abspath(a.data))
     state = None
     if a.resume and os.path.exists(ckpt_path):
@@ -201,6 +203,8 @@ def main():
             nb = np.stack([x[2] for x in batch])
             alpha = rng.choice(ALPHAS, size=b) * rng.uniform(0.8, 1.2, size=b)
             beta = rng.uniform(0.01, 0.02, size=b)
+            if not cfg.get("noise_gen", True):
+                alpha, beta = 0.0 * alpha, 0.0 * beta  # clean c and p; same draws as with Noise-Gen
             c_t, patches = noise_gen(c, nb, alpha, beta, rng)
             ct, pt, tgt = (torch.from_numpy(x).to(dev) for x in (c_t, patches, c))
             for g in opt_d.param_groups:
@@ -243,7 +247,7 @@ def main():
             batch = [sampler.one() for _ in range(b)]
             c = np.stack([x[1] for x in batch])
             nb = np.stack([x[2] for x in batch])
-            alpha = np.where(rng.random(b) < 0.5, 0.0, 0.005)
+            alpha = np.where(rng.random(b) < 0.5, 0.0, 0.005 if cfg.get("noise_gen", True) else 0.0)
             c_t, patches = noise_gen(c, nb, alpha, 0.0, rng)
             with torch.no_grad():
                 pc = down(torch.from_numpy(c_t).to(dev), torch.from_numpy(patches).to(dev))
