@@ -24,6 +24,20 @@ fn spool_of(line: &LineBox) -> std::path::PathBuf {
     }
 }
 
+/// A running daemon on a spool holding `n` good scans named `<prefix>-<i>.pcd`, once the first
+/// of them is decided.
+fn busy_spool(sections: &str, prefix: &str, n: usize) -> (LineBox, std::path::PathBuf, support::Daemon) {
+    let line = spool_box(sections);
+    let spool = spool_of(&line);
+    let good = std::fs::read(sample("good.pcd")).unwrap();
+    let daemon = line.start();
+    for i in 1..=n {
+        drop_scan(&spool, &format!("{prefix}-{i}.pcd"), &good);
+    }
+    line.wait_for_rows(1, &daemon);
+    (line, spool, daemon)
+}
+
 /// How many rows each part id has.
 fn rows_per_part(rows: &[dus_edge::daemon::decision::Decision]) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
@@ -136,14 +150,7 @@ fn a_full_queue_rejects_the_overflow_instead_of_dropping_it() {
 
 #[test]
 fn a_killed_daemon_restarts_without_losing_or_repeating_a_part() {
-    let line = spool_box("[line]\ndeadline_ms = 60000\n");
-    let spool = spool_of(&line);
-    let good = std::fs::read(sample("good.pcd")).unwrap();
-    let daemon = line.start();
-    for n in 1..=4 {
-        drop_scan(&spool, &format!("K-{n}.pcd"), &good);
-    }
-    line.wait_for_rows(1, &daemon);
+    let (line, spool, daemon) = busy_spool("[line]\ndeadline_ms = 60000\n", "K", 4);
     daemon.signal(libc::SIGKILL);
     let (status, _) = daemon.wait();
     assert!(!status.success());
@@ -213,14 +220,7 @@ fn serial_frames_each_get_one_decision_also_across_an_unplugged_port() {
 
 #[test]
 fn sigterm_decides_every_part_already_taken_then_exits_cleanly() {
-    let line = spool_box("[line]\ndeadline_ms = 60000\nqueue = 8\n");
-    let spool = spool_of(&line);
-    let good = std::fs::read(sample("good.pcd")).unwrap();
-    let daemon = line.start();
-    for n in 1..=6 {
-        drop_scan(&spool, &format!("T-{n}.pcd"), &good);
-    }
-    line.wait_for_rows(1, &daemon);
+    let (line, spool, daemon) = busy_spool("[line]\ndeadline_ms = 60000\nqueue = 8\n", "T", 6);
     let (status, log) = daemon.stop();
     assert!(status.success(), "{log}");
     let rows = line.decisions();
