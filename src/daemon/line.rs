@@ -25,6 +25,7 @@ use super::heatmaps::Heatmaps;
 use super::journal::Journal;
 use super::metrics::{self, Metrics};
 use super::source::{self, Arrival, Poll, Settle, Settlement, Source};
+use super::lock;
 use crate::cloud::Cloud;
 use crate::config::Config;
 use crate::detector::{millis, DetectError, Detector, DusNet, Inspection};
@@ -191,10 +192,6 @@ impl Decider {
 /// One line per part on stdout (the journal is the record; this is for people watching).
 fn describe(d: &Decision) -> String {
     format!("part {} {}: {} ({:.0} ms) [{}]", d.part, d.action.as_str().to_uppercase(), d.reason, d.total_ms, d.origin)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The decision for an arrival, given what inspection gave (if it ran) and the fault (if any).
@@ -402,18 +399,10 @@ fn supervise(threads: &[JoinHandle<()>], metrics: &Metrics) {
 }
 
 fn summary(metrics: &Metrics, pulses: Vec<Pulse>) -> Summary {
-    let text = metrics.render();
-    let count = |filter: &dyn Fn(&str) -> bool| -> u64 {
-        text.lines()
-            .filter(|l| l.starts_with("dus_edge_parts_total{") && filter(l))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum()
-    };
-    let benign = |l: &str| l.contains("cause=\"inspected\"") || l.contains("cause=\"defect\"");
     Summary {
         parts: metrics.parts(),
-        rejects: count(&|l| l.contains("action=\"reject\"")),
-        faults: count(&|l| !benign(l)),
+        rejects: metrics.parts_where(|action, _| action == Action::Reject.as_str()),
+        faults: metrics.parts_where(|_, cause| !matches!(cause, "inspected" | "defect")),
         pulses,
         peak_rss: metrics::resident_bytes().1,
     }

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::decision::Decision;
+use super::lock;
 
 /// The detection thread counts as alive while its heartbeat is this fresh.
 const ALIVE: Duration = Duration::from_secs(10);
@@ -50,7 +51,12 @@ impl Metrics {
     }
 
     pub fn parts(&self) -> u64 {
-        lock(&self.parts).values().sum()
+        self.parts_where(|_, _| true)
+    }
+
+    /// Parts whose (action, cause) pass `keep`.
+    pub fn parts_where(&self, keep: impl Fn(&str, &str) -> bool) -> u64 {
+        lock(&self.parts).iter().filter(|((action, cause), _)| keep(action, cause)).map(|(_, n)| n).sum()
     }
 
     pub fn beat(&self) {
@@ -91,10 +97,6 @@ impl Metrics {
         family("dus_edge_model_info", "gauge", "The model deciding now.", model);
         out
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// (resident, peak resident) bytes of this process, from /proc/self/status; zeros elsewhere.

@@ -15,3 +15,9 @@ pub mod source;
 pub mod spool;
 
 pub use line::{run, Flags, Summary};
+
+/// Locks a mutex shared between the daemon's threads; a thread that panicked while holding it
+/// leaves counters or a journal handle that are still usable, so poisoning is not fatal.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -32,7 +32,7 @@ impl Spool {
             std::fs::create_dir_all(dir.join(sub))?;
         }
         let mut recovered = VecDeque::new();
-        for work in sorted_files(&dir.join(WORK))? {
+        for (_, work) in sorted_files(&dir.join(WORK))? {
             match decided(&origin(&work)) {
                 Some(settlement) => {
                     log::info!("{}: decided before the restart; moving it on", work.display());
@@ -50,12 +50,12 @@ impl Spool {
     /// The oldest complete scan file in the spool, moved into `work/`.
     fn take(&mut self) -> std::io::Result<Option<PathBuf>> {
         let now = SystemTime::now();
-        let complete = sorted_files(&self.dir)?.into_iter().find(|path| {
+        let complete = sorted_files(&self.dir)?.into_iter().find(|(modified, path)| {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or(".");
-            let age = std::fs::metadata(path).and_then(|m| m.modified()).map(|t| now.duration_since(t).unwrap_or_default());
-            !name.starts_with('.') && !name.ends_with(".tmp") && !name.ends_with(".part") && age.is_ok_and(|a| a >= self.settle)
+            let age = now.duration_since(*modified).unwrap_or_default();
+            !name.starts_with('.') && !name.ends_with(".tmp") && !name.ends_with(".part") && age >= self.settle
         });
-        let Some(path) = complete else { return Ok(None) };
+        let Some((_, path)) = complete else { return Ok(None) };
         self.taken += 1;
         let stamp = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
         let name = path.file_name().unwrap_or_default().to_string_lossy();
@@ -121,8 +121,8 @@ fn settle_file(work: &Path, settlement: Settlement) -> std::io::Result<()> {
     fsync_dir(work_dir)
 }
 
-/// Regular files directly in `dir`, by modification time then name.
-fn sorted_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+/// Regular files directly in `dir` with their modification times, oldest first (then by name).
+fn sorted_files(dir: &Path) -> std::io::Result<Vec<(SystemTime, PathBuf)>> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -132,7 +132,7 @@ fn sorted_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         }
     }
     files.sort();
-    Ok(files.into_iter().map(|(_, path)| path).collect())
+    Ok(files)
 }
 
 #[cfg(test)]
