@@ -11,7 +11,8 @@ use dus_edge::detector::{Detector, DusNet, GoldenPart};
 use dus_edge::grouping::{farthest_point_sampling, Patches, Pyramid};
 use dus_edge::model::{Model, RuntimeConfig};
 use dus_edge::registration::Reference;
-use dus_edge::scoring::{point_scores, ScoringRule};
+use dus_edge::model::Scoring;
+use dus_edge::scoring::{point_scores, Normality};
 
 const MODEL: &str = "models/bunny";
 const SIZES: [usize; 2] = [16_000, 120_000];
@@ -31,14 +32,27 @@ fn geometry(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("group_1024x32", size), points, |b, p| b.iter(|| Patches::group(black_box(p), 1024, 32)));
         let reference = Reference::new(base.points());
         group.bench_with_input(BenchmarkId::new("register_icp", size), points, |b, p| b.iter(|| reference.register(black_box(p))));
-        let reconstruction = base.resampled(16_384);
-        group.bench_with_input(BenchmarkId::new("score_two_way_vs_16k", size), points, |b, p| {
-            b.iter(|| point_scores(black_box(p), reconstruction.points(), ScoringRule { two_way: true, weighting: false }))
+        let rule = surface_rule();
+        let reconstruction = base.resampled(16_384).points().to_vec();
+        // DUS-Net: the reconstruction's planes are fitted for every scan.
+        group.bench_with_input(BenchmarkId::new("score_surface_vs_16k_reconstruction", size), points, |b, p| {
+            b.iter(|| point_scores(black_box(p), &Normality::new(reconstruction.clone(), &rule), &rule, 1.0))
+        });
+        // Golden part: the reference's planes are fitted once, when the model loads.
+        let templates = Normality::new(base.points().to_vec(), &rule);
+        group.bench_with_input(BenchmarkId::new("score_surface_vs_reference", size), points, |b, p| {
+            b.iter(|| point_scores(black_box(p), &templates, &rule, 1.0))
         });
     }
     let centers: Vec<[f32; 3]> = farthest_point_sampling(base.points(), 1024).into_iter().map(|i| base.points()[i]).collect();
     group.bench_function("pyramid_1024", |b| b.iter(|| Pyramid::build(black_box(&centers), 16)));
     group.finish();
+}
+
+/// The surface rule with its documented defaults.
+fn surface_rule() -> dus_edge::scoring::ScoringRule {
+    let scoring: Scoring = toml::from_str("threshold = 1.0\nrule = \"surface\"").expect("a valid [scoring] table");
+    scoring.rule()
 }
 
 fn inspection(c: &mut Criterion) {

@@ -8,7 +8,7 @@ use crate::cloud::Cloud;
 use crate::grouping::{NoiseLevels, Patches, Pyramid};
 use crate::model::{Manifest, Model, ModelError};
 use crate::registration::{stride_indices, Pose, Reference};
-use crate::scoring::{object_score, point_scores, ScoringRule};
+use crate::scoring::{object_score, point_scores, Normality, ScoringRule};
 
 /// A pipeline stage, for timings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -46,7 +46,7 @@ pub fn millis(d: Duration) -> f64 {
 pub struct Inspection {
     /// One score per scan point, scan units.
     pub point_scores: Vec<f32>,
-    /// Eq. 17, scan units.
+    /// Scan units: the worst point's score (eq. 17) or the mean of the worst few (`top_points`).
     pub object_score: f64,
     /// The object-score threshold, if the detector is calibrated.
     pub threshold: Option<f64>,
@@ -149,7 +149,7 @@ impl Detector for DusNet {
         if cloud.len() < need {
             return Err(DetectError::TooFewPoints { have: cloud.len(), need });
         }
-        let (g, rule) = (manifest.grouping, scoring_rule(manifest));
+        let (g, rule) = (manifest.grouping, manifest.scoring.rule());
         let mut watch = Stopwatch::default();
         let scan = watch.time(Stage::Register, || {
             let pose = self.frame.pose(cloud);
@@ -165,43 +165,52 @@ impl Detector for DusNet {
             watch.time(Stage::Pyramid, || centers.iter().map(|c| Pyramid::build(c, g.up_neighbours)).collect());
         let reconstructions = watch.time(Stage::UpNet, || self.model.reconstruct(&centers, &pyramids))?;
         let scale = self.frame.scale as f32;
-        let scores = watch.time(Stage::Score, || mean_scores(&scan, &reconstructions, rule, scale));
-        Ok(finish(scores, Some(self.model.manifest.scoring.threshold), watch))
+        let scores = watch.time(Stage::Score, || mean_scores(&scan, reconstructions, &rule, scale));
+        Ok(finish(scores, &rule, Some(self.model.manifest.scoring.threshold), watch))
     }
-}
-
-fn scoring_rule(manifest: &Manifest) -> ScoringRule {
-    ScoringRule { two_way: manifest.scoring.two_way, weighting: manifest.scoring.weighting }
 }
 
 /// Point scores in scan units, averaged over the noise draws' reconstructions.
-fn mean_scores(scan: &[[f32; 3]], reconstructions: &[Vec<[f32; 3]>], rule: ScoringRule, scale: f32) -> Vec<f32> {
+fn mean_scores(scan: &[[f32; 3]], reconstructions: Vec<Vec<[f32; 3]>>, rule: &ScoringRule, scale: f32) -> Vec<f32> {
     let mut total = vec![0.0f32; scan.len()];
+    let draws = reconstructions.len().max(1) as f32;
     for reconstruction in reconstructions {
-        for (t, s) in total.iter_mut().zip(point_scores(scan, reconstruction, rule)) {
+        let normality = Normality::new(reconstruction, rule);
+        for (t, s) in total.iter_mut().zip(point_scores(scan, &normality, rule, scale)) {
             *t += s;
         }
     }
-    let draws = reconstructions.len().max(1) as f32;
-    total.into_iter().map(|t| t / draws * scale).collect()
+    total.into_iter().map(|t| t / draws).collect()
 }
 
-fn finish(point_scores: Vec<f32>, threshold: Option<f64>, watch: Stopwatch) -> Inspection {
-    let object_score = f64::from(object_score(&point_scores));
+fn finish(point_scores: Vec<f32>, rule: &ScoringRule, threshold: Option<f64>, watch: Stopwatch) -> Inspection {
+    let object_score = f64::from(object_score(&point_scores, rule.top_points()));
     Inspection { point_scores, object_score, threshold, timings: watch.0 }
 }
 
-/// The golden-part comparison: register onto the part's templates, score each point by its
-/// distance to the nearest template point.
+/// The golden-part comparison: register onto the part's templates and score each point against
+/// them with the model's scoring rule (the templates are the normality cloud).
 pub struct GoldenPart {
     frame: Frame,
+    normality: Normality,
+    rule: ScoringRule,
     threshold: Option<f64>,
 }
 
 impl GoldenPart {
-    /// Uses the model folder's reference cloud and its calibrated `reference_threshold`.
+    /// Uses the model folder's reference cloud and its calibrated `reference_threshold`; the
+    /// reference's local planes are fitted here, once.
     pub fn new(model: &Model) -> GoldenPart {
-        GoldenPart { frame: Frame::new(model), threshold: model.manifest.scoring.reference_threshold }
+        GoldenPart::from_templates(model.reference(), model, model.manifest.scoring.reference_threshold)
+    }
+
+    /// Compares scans with `templates` (registered, scan units) in `model`'s frame and rule: the
+    /// leave-one-out calibration scores each template against the others this way.
+    pub fn from_templates(templates: &[[f32; 3]], model: &Model, threshold: Option<f64>) -> GoldenPart {
+        let rule = model.manifest.scoring.rule();
+        let mut frame = Frame::new(model);
+        frame.reference = Reference::new(templates);
+        GoldenPart { frame, normality: Normality::new(templates.to_vec(), &rule), rule, threshold }
     }
 }
 
@@ -214,12 +223,9 @@ impl Detector for GoldenPart {
         let mut watch = Stopwatch::default();
         let pose = watch.time(Stage::Register, || self.frame.pose(cloud));
         let scores = watch.time(Stage::Score, || {
-            cloud
-                .points()
-                .iter()
-                .map(|p| self.frame.reference.distance_sq(&pose.apply(&p.map(f64::from))).sqrt() as f32)
-                .collect()
+            let registered: Vec<[f32; 3]> = cloud.points().iter().map(|p| pose.apply(&p.map(f64::from)).map(|v| v as f32)).collect();
+            point_scores(&registered, &self.normality, &self.rule, 1.0)
         });
-        Ok(finish(scores, self.threshold, watch))
+        Ok(finish(scores, &self.rule, self.threshold, watch))
     }
 }

@@ -66,11 +66,6 @@ impl Reference {
         &self.points
     }
 
-    /// Squared distance from `p` to the nearest reference point.
-    pub fn distance_sq(&self, p: &[f64; 3]) -> f64 {
-        self.index.nearest(p).distance_sq
-    }
-
     /// The pose that moves `scan` onto this reference.
     pub fn register(&self, scan: &[[f32; 3]]) -> Pose {
         let sample: Vec<[f64; 3]> = stride_indices(scan.len(), ICP_SAMPLE)

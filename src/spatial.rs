@@ -47,6 +47,18 @@ macro_rules! point_index {
                 found.sort_by(|a, b| a.distance_sq.total_cmp(&b.distance_sq).then(a.index.cmp(&b.index)));
                 found
             }
+
+            /// Indices of every point within `radius` of `query` (boundary included), in no order.
+            pub fn within(&self, query: &[$a; 3], radius: $a) -> Vec<usize> {
+                self.tree
+                    .query(query)
+                    .within::<SquaredEuclidean<$a>>(radius * radius)
+                    .unsorted()
+                    .execute()
+                    .into_iter()
+                    .map(|n| n.item as usize)
+                    .collect()
+            }
         }
     };
 }
@@ -65,5 +77,8 @@ mod tests {
         let found: Vec<usize> = index.nearest_k(&[0.0, 0.0, 0.0], 3).iter().map(|n| n.index).collect();
         assert_eq!(found, vec![0, 1, 2]);
         assert_eq!(index.nearest(&[2.9, 0.0, 0.0]).index, 3);
+        let mut near = index.within(&[0.0, 0.0, 0.0], 1.0);
+        near.sort();
+        assert_eq!(near, vec![0, 1, 2], "the radius is inclusive");
     }
 }

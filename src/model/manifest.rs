@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::scoring::{MissingMaterial, ScoringRule, SurfaceRule};
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
     pub model: Identity,
@@ -66,19 +68,122 @@ pub struct Normalisation {
     pub scale: f64,
 }
 
+/// `[scoring]`: the rule that turns distances into scores, and the thresholds. A manifest without
+/// `rule` was written before the surface rule existed and keeps the paper's rule its threshold was
+/// calibrated for; `tools/export.py` writes `rule = "surface"` with every parameter spelled out.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct Scoring {
     /// Object score above which a part is a defect, in scan units.
     pub threshold: f64,
-    /// Add the reconstruction-to-scan distance (missing material) to the point scores.
-    #[serde(default)]
-    pub two_way: bool,
-    /// Eq. 16's 3-NN weighting of point scores.
-    #[serde(default)]
-    pub weighting: bool,
     /// Threshold of the golden-part reference detector on this part, once calibrated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_threshold: Option<f64>,
+    /// `paper` (eq. 15-17) or `surface` (the terms below).
+    #[serde(default)]
+    pub rule: RuleKind,
+    /// Paper rule: add the reconstruction-to-scan distance (missing material) to the point scores.
+    #[serde(default)]
+    pub two_way: bool,
+    /// Paper rule: eq. 16's 3-NN weighting of point scores.
+    #[serde(default)]
+    pub weighting: bool,
+    /// Surface rule: normality points the local plane is fitted to; 0 = distance to the nearest point.
+    #[serde(default = "defaults::surface_neighbours")]
+    pub surface_neighbours: usize,
+    /// Surface rule: scan points each score is averaged over (itself included); 1 = off.
+    #[serde(default = "defaults::smoothing")]
+    pub smoothing: usize,
+    /// Surface rule: score material the normality cloud has and the scan lacks (holes, broken parts).
+    #[serde(default = "defaults::yes")]
+    pub missing_material: bool,
+    /// Single-view scanners (Real3D-AD style) see part of the object: absence is normal, and this
+    /// turns the missing-material term off.
+    #[serde(default)]
+    pub partial_scans: bool,
+    /// Surface rule: a normality point is missing beyond this many scan spacings from the scan.
+    #[serde(default = "defaults::missing_gap")]
+    pub missing_gap: f32,
+    /// Surface rule: scan points within this distance (scan units) of a missing point score it.
+    #[serde(default = "defaults::missing_radius")]
+    pub missing_radius: f32,
+    /// Surface rule: normality points checked for missing material, at most (stride sample).
+    #[serde(default = "defaults::missing_sample")]
+    pub missing_sample: usize,
+    /// Surface rule: the object score is the mean of this many highest point scores (1 = eq. 17).
+    #[serde(default = "defaults::top_points")]
+    pub top_points: usize,
+}
+
+/// Which scoring rule a model uses.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    #[default]
+    Paper,
+    Surface,
+}
+
+/// The surface rule's documented defaults (models/README.md, measured in tools/README.md).
+mod defaults {
+    pub fn surface_neighbours() -> usize {
+        24
+    }
+    pub fn smoothing() -> usize {
+        16
+    }
+    pub fn yes() -> bool {
+        true
+    }
+    pub fn missing_gap() -> f32 {
+        4.0
+    }
+    pub fn missing_radius() -> f32 {
+        3.0
+    }
+    pub fn missing_sample() -> usize {
+        16384
+    }
+    pub fn top_points() -> usize {
+        10
+    }
+}
+
+impl Scoring {
+    /// The rule `scoring.rs` applies.
+    pub fn rule(&self) -> ScoringRule {
+        match self.rule {
+            RuleKind::Paper => ScoringRule::Paper { two_way: self.two_way, weighting: self.weighting },
+            RuleKind::Surface => ScoringRule::Surface(SurfaceRule {
+                surface_neighbours: self.surface_neighbours,
+                smoothing: self.smoothing,
+                missing: (self.missing_material && !self.partial_scans).then_some(MissingMaterial {
+                    gap: self.missing_gap,
+                    radius: self.missing_radius,
+                    sample: self.missing_sample,
+                }),
+                top_points: self.top_points,
+            }),
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if !(self.threshold.is_finite() && self.threshold >= 0.0) {
+            return Err(format!("scoring.threshold = {} must be a non-negative number", self.threshold));
+        }
+        if self.smoothing == 0 || self.top_points == 0 || self.missing_sample == 0 {
+            return Err("scoring.smoothing, scoring.top_points and scoring.missing_sample must be at least 1".into());
+        }
+        if self.surface_neighbours == 1 || self.surface_neighbours == 2 {
+            return Err(format!("scoring.surface_neighbours = {}: a plane needs at least 3 points (0 = point distance)", self.surface_neighbours));
+        }
+        for (key, value) in [("missing_gap", self.missing_gap), ("missing_radius", self.missing_radius)] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(format!("scoring.{key} = {value} must be a positive number"));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -164,9 +269,7 @@ impl Manifest {
         if !(self.normalisation.scale.is_finite() && self.normalisation.scale > 0.0) {
             return Err(format!("normalisation.scale = {} must be positive", self.normalisation.scale));
         }
-        if !(self.scoring.threshold.is_finite() && self.scoring.threshold >= 0.0) {
-            return Err(format!("scoring.threshold = {} must be a non-negative number", self.scoring.threshold));
-        }
+        self.scoring.validate()?;
         let noise = &self.noise;
         if !(noise.alpha >= 0.0 && noise.beta >= 0.0 && noise.alpha.is_finite() && noise.beta.is_finite()) || noise.draws == 0 {
             return Err("noise.alpha and noise.beta must be >= 0 and noise.draws >= 1".into());
