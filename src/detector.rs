@@ -57,6 +57,8 @@ pub struct Inspection {
 pub enum DetectError {
     #[error("the scan has {have} points; the model needs at least {need}")]
     TooFewPoints { have: usize, need: usize },
+    #[error("registration failed: {0}")]
+    Registration(String),
     #[error(transparent)]
     Model(#[from] ModelError),
 }

@@ -7,6 +7,7 @@
 //! ARCHITECTURE.md for the map.
 
 pub mod bundle;
+pub mod calibration;
 pub mod cli;
 pub mod cloud;
 pub mod config;

@@ -172,10 +172,37 @@ fn calibrate_sets_the_threshold_from_good_scans_and_dry_run_leaves_it() {
     let manifest = dus_edge::model::Manifest::load(&copy).unwrap();
     let report = edge_tool(&["score", arg(&good), "--model", arg(&copy), "--json"]);
     let score: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
-    // One good scan: the threshold becomes its object score, so it passes.
-    assert!((manifest.scoring.threshold - score["object_score"].as_f64().unwrap()).abs() < 1e-9);
+    // One good scan: the threshold becomes its object score plus the 10 % margin of few scans.
+    assert!((manifest.scoring.threshold - 1.1 * score["object_score"].as_f64().unwrap()).abs() < 1e-9);
     assert_eq!(score["verdict"], "ok");
-    assert!(text(&out).contains("0 of 1 good scans would be rejected"), "{}", text(&out));
+    assert!(text(&out).contains("(margin 10 %): 0 of 1 would be rejected"), "{}", text(&out));
+}
+
+#[test]
+fn calibrate_leave_one_out_scores_each_template_against_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = model_copy(dir.path());
+    // Two halves of the good sample stand for two templates of a new part.
+    let good = dus_edge::cloud::read(&model().join("samples/good.pcd")).unwrap();
+    let halves: Vec<std::path::PathBuf> = (0..2)
+        .map(|h| {
+            let path = dir.path().join(format!("template{h}.xyz"));
+            let text: String = good.points().iter().skip(h).step_by(2).map(|p| format!("{} {} {}\n", p[0], p[1], p[2])).collect();
+            std::fs::write(&path, text).unwrap();
+            path
+        })
+        .collect();
+    let out = edge_tool(&["calibrate", "--leave-one-out", arg(&halves[0]), arg(&halves[1]), "--model", arg(&copy)]);
+    assert!(out.status.success(), "{}", text(&out));
+    let printed = text(&out);
+    assert_eq!(printed.matches("against the other templates").count(), 2, "{printed}");
+    let manifest = dus_edge::model::Manifest::load(&copy).unwrap();
+    let threshold = manifest.scoring.threshold;
+    assert_eq!(manifest.scoring.reference_threshold, Some(threshold), "both detectors get the leave-one-out threshold");
+    // Interleaved halves of one scan lie on one surface: only sampling noise is left.
+    assert!(threshold > 0.0 && threshold < 0.5, "{printed}");
+    let one = edge_tool(&["calibrate", "--leave-one-out", arg(&halves[0]), "--model", arg(&copy)]);
+    assert!(!one.status.success() && text(&one).contains("at least 2 templates"), "{}", text(&one));
 }
 
 #[test]

@@ -4,10 +4,10 @@
   python tools/evaluate.py --model models/<cat> --data DATA/<cat> [--write]
 
 Reports O-AUROC, P-AUROC, O-AUPR, P-AUPR (sklearn) for DUS-Net (reference inference on the
-exported ONNX graphs, noise off) and for the golden-part detector (ICP to reference.pcd,
-distance to the nearest reference point). Point scores are min-max normalised per category over
-all its test points; object score = max point score. --write stores the figures in model.toml
-[eval] and eval.json."""
+exported ONNX graphs, noise off) and for the golden-part detector (ICP to reference.pcd), each
+with the model's scoring rule (`model.toml [scoring]`) and with the paper's (eq. 15, max).
+Point scores are min-max normalised per category over all its test points. --write stores the
+figures in model.toml [eval] and eval.json."""
 from __future__ import annotations
 
 import argparse
@@ -21,9 +21,10 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dusnet.geometry import apply_rigid, icp  # noqa: E402
 from dusnet.io import read_pcd  # noqa: E402
-from dusnet.reference import Model, score_points  # noqa: E402
+from dusnet.reference import Model, object_score, score_points  # noqa: E402
+
+PAPER = {"rule": "paper", "two_way": False, "weighting": False}
 
 
 def load_labels(data, name, n):
@@ -57,7 +58,7 @@ def main():
     t0 = time.time()
     m = Model(a.model)
     files = sorted(glob.glob(os.path.join(a.data, "test", "*.pcd")))
-    res = {k: {"obj": [], "pts": []} for k in ("dusnet", "dusnet_one_way", "dusnet_two_way", "golden")}
+    res = {k: {"obj": [], "pts": []} for k in ("dusnet", "dusnet_paper", "golden", "golden_paper")}
     olab, plab, per_scan = [], [], []
     for f in files:
         name = os.path.splitext(os.path.basename(f))[0]
@@ -67,18 +68,19 @@ def main():
         plab.append(lab)
         r = m.infer(scan)
         s = r["point_scores"]
-        s1 = score_points(r["q"], r["recon"], False, False) * m.scale
-        s2 = score_points(r["q"], r["recon"], True, False) * m.scale
-        rr, tt = icp(scan, m.reference, ref_tree=m.ref_tree)
-        g, _ = m.ref_tree.query(apply_rigid(scan, rr, tt))
-        for k, v in (("dusnet", s), ("dusnet_one_way", s1), ("dusnet_two_way", s2), ("golden", g)):
-            res[k]["obj"].append(float(v.max()))
+        s1 = score_points(r["q"], r["recon"], PAPER, m.scale)
+        g = m.golden(scan)["point_scores"]
+        g1 = m.golden(scan, PAPER)["point_scores"]
+        sc = m.cfg["scoring"]
+        for k, v, rule in (("dusnet", s, sc), ("dusnet_paper", s1, PAPER), ("golden", g, sc),
+                           ("golden_paper", g1, PAPER)):
+            res[k]["obj"].append(object_score(v, rule))
             res[k]["pts"].append(v)
-        per_scan.append({"scan": name, "label": olab[-1], "dusnet": float(s.max()),
-                         "golden": float(g.max()), "verdict": r["verdict"]})
-        print(f"{name:24s} label {olab[-1]}  dusnet {s.max():8.4f}  one-way {s1.max():8.4f}  "
-              f"two-way {s2.max():8.4f}  "
-              f"golden {g.max():8.4f}  {r['verdict']}", flush=True)
+        per_scan.append({"scan": name, "label": olab[-1], "dusnet": res["dusnet"]["obj"][-1],
+                         "golden": res["golden"]["obj"][-1], "verdict": r["verdict"]})
+        print(f"{name:24s} label {olab[-1]}  dusnet {res['dusnet']['obj'][-1]:8.4f}  "
+              f"paper {res['dusnet_paper']['obj'][-1]:8.4f}  golden {res['golden']['obj'][-1]:8.4f}  "
+              f"{r['verdict']}", flush=True)
     out = {k: metrics(v["obj"], olab, v["pts"], plab) for k, v in res.items()}
     for k, v in out.items():
         print(f"{k:16s} " + "  ".join(f"{kk} {vv:.3f}" for kk, vv in v.items()))
@@ -90,12 +92,12 @@ def main():
         with open(p, "rb") as f:
             doc = tomllib.load(f)
         ev = dict(out["dusnet"])
-        ev["scoring"] = "two_way" if m.cfg["scoring"]["two_way"] else "one_way"
-        ev.update({f"one_way_{k}": v for k, v in out["dusnet_one_way"].items()})
-        ev.update({f"two_way_{k}": v for k, v in out["dusnet_two_way"].items()})
+        ev["scoring"] = m.cfg["scoring"].get("rule", "paper")
+        ev.update({f"paper_{k}": v for k, v in out["dusnet_paper"].items()})
         ev.update({f"golden_{k}": v for k, v in out["golden"].items()})
+        ev.update({f"golden_paper_{k}": v for k, v in out["golden_paper"].items()})
         ev["test_scans"] = len(files)
-        ev["note"] = "tools/evaluate.py, noise off, point scores min-max normalised per category"
+        ev["note"] = "tools/evaluate.py, noise off, point scores min-max normalised per category; paper_* = eq. 15 + max"
         doc["eval"] = ev
         with open(p, "w") as f:
             f.write(toml_io.dumps(doc))

@@ -1,18 +1,20 @@
 //! `edge-tool calibrate`: set a model's object-score threshold from known-good parts, so that at
-//! most the target fraction of good parts would be rejected.
+//! most the target fraction of good parts would be rejected; or, for a new part that has only its
+//! training templates, leave-one-out on those templates (`calibration.rs` says why).
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::{DetectorKind, RuntimeArgs, DEFAULT_MODEL};
+use crate::calibration::{default_margin, leave_one_out_scores, threshold_for, FEW_SCORES};
 use crate::cloud;
-use crate::model::Manifest;
+use crate::model::{Manifest, Model};
 
 #[derive(Args)]
 pub struct CalibrateArgs {
-    /// Scans of parts known to be good.
+    /// Scans of parts known to be good (with --leave-one-out: the part's training templates).
     #[arg(required = true)]
     good_scans: Vec<PathBuf>,
     #[arg(long, default_value = DEFAULT_MODEL)]
@@ -20,6 +22,13 @@ pub struct CalibrateArgs {
     /// Fraction of good parts that may be rejected.
     #[arg(long, default_value_t = 0.01)]
     target_false_reject: f64,
+    /// Raise the threshold by this fraction (default: 0.1 with fewer than 20 scans, else 0).
+    #[arg(long)]
+    margin: Option<f64>,
+    /// The scans are the training templates: score each against the others instead of against a
+    /// reference that contains it. Sets both detectors' thresholds.
+    #[arg(long)]
+    leave_one_out: bool,
     /// Calibrate the golden-part reference detector instead of DUS-Net.
     #[arg(long, value_enum, default_value = "dus-net")]
     detector: DetectorKind,
@@ -30,47 +39,28 @@ pub struct CalibrateArgs {
     runtime: RuntimeArgs,
 }
 
-/// The smallest threshold that rejects at most `fraction` of `scores` (scores above it reject).
-pub fn threshold_for(scores: &[f64], fraction: f64) -> f64 {
-    let mut sorted = scores.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let allowed = (fraction * sorted.len() as f64).floor() as usize;
-    sorted[sorted.len() - 1 - allowed.min(sorted.len() - 1)]
-}
-
 pub fn run(args: CalibrateArgs) -> Result<()> {
     if !(0.0..1.0).contains(&args.target_false_reject) {
         bail!("--target-false-reject must be in [0, 1), got {}", args.target_false_reject);
     }
-    let mut detector = super::detector(args.detector, &args.model, &args.runtime.config())?;
-    let mut scores = Vec::new();
-    for scan in &args.good_scans {
-        let inspection = detector.inspect(&cloud::read(scan)?)?;
-        println!("{}: object score {:.4}", scan.display(), inspection.object_score);
-        scores.push(inspection.object_score);
+    if args.margin.is_some_and(|m| !(0.0..=10.0).contains(&m)) {
+        bail!("--margin must be in [0, 10], got {}", args.margin.unwrap_or_default());
     }
-    let threshold = threshold_for(&scores, args.target_false_reject);
+    let scores = if args.leave_one_out { template_scores(&args)? } else { good_scan_scores(&args)? };
+    let margin = args.margin.unwrap_or_else(|| default_margin(scores.len()));
+    let threshold = threshold_for(&scores, args.target_false_reject, margin);
     let mut manifest = Manifest::load(&args.model)?;
-    let slot = match args.detector {
-        DetectorKind::DusNet => &mut manifest.scoring.threshold,
-        DetectorKind::Reference => manifest.scoring.reference_threshold.get_or_insert(f64::NAN),
-    };
-    let old = *slot;
-    *slot = threshold;
-    let rejected = scores.iter().filter(|&&s| s > threshold).count();
-    println!(
-        "{} good scans, object scores {:.4} .. {:.4}; threshold {:.4} -> {:.4} ({} of {} good scans would be rejected)",
-        scores.len(),
-        scores.iter().copied().fold(f64::INFINITY, f64::min),
-        scores.iter().copied().fold(0.0, f64::max),
-        old,
-        threshold,
-        rejected,
-        scores.len()
-    );
-    if scores.len() < 20 {
-        println!("note: with {} scans a false-reject rate of {} cannot be measured; calibrate on more good parts", scores.len(), args.target_false_reject);
+    let detectors: &[DetectorKind] =
+        if args.leave_one_out { &[DetectorKind::DusNet, DetectorKind::Reference] } else { std::slice::from_ref(&args.detector) };
+    for &kind in detectors {
+        let slot = match kind {
+            DetectorKind::DusNet => &mut manifest.scoring.threshold,
+            DetectorKind::Reference => manifest.scoring.reference_threshold.get_or_insert(f64::NAN),
+        };
+        println!("{} threshold {:.4} -> {:.4}", kind.name(), *slot, threshold);
+        *slot = threshold;
     }
+    report(&scores, threshold, margin, args.target_false_reject);
     if args.dry_run {
         println!("dry run: {} not changed", args.model.join(Manifest::FILE).display());
     } else {
@@ -80,15 +70,47 @@ pub fn run(args: CalibrateArgs) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::threshold_for;
+/// Each good scan's object score from the chosen detector.
+fn good_scan_scores(args: &CalibrateArgs) -> Result<Vec<f64>> {
+    let mut detector = super::detector(args.detector, &args.model, &args.runtime.config())?;
+    let mut scores = Vec::new();
+    for scan in &args.good_scans {
+        let inspection = detector.inspect(&cloud::read(scan)?).with_context(|| format!("{}", scan.display()))?;
+        println!("{}: object score {:.4}", scan.display(), inspection.object_score);
+        scores.push(inspection.object_score);
+    }
+    Ok(scores)
+}
 
-    #[test]
-    fn threshold_rejects_at_most_the_target_fraction() {
-        let scores: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(threshold_for(&scores, 0.01), 99.0);
-        assert_eq!(threshold_for(&scores, 0.0), 100.0);
-        assert_eq!(threshold_for(&[0.3, 0.1, 0.2], 0.01), 0.3);
+/// Each template's object score against the other templates. DUS-Net was trained on all of
+/// them, so no template is new to it: the leave-one-out scores of the golden-part comparison,
+/// made with the model's own scoring rule, stand for a new good part for both detectors.
+fn template_scores(args: &CalibrateArgs) -> Result<Vec<f64>> {
+    if args.good_scans.len() < 2 {
+        bail!("--leave-one-out needs at least 2 templates, got {}", args.good_scans.len());
+    }
+    let templates = args.good_scans.iter().map(|path| cloud::read(path)).collect::<Result<Vec<_>, _>>()?;
+    let model = Model::load(&args.model, &args.runtime.config()).with_context(|| format!("loading the model in {}", args.model.display()))?;
+    let scores = leave_one_out_scores(&templates, &model).context("leave-one-out scoring")?;
+    for (path, score) in args.good_scans.iter().zip(&scores) {
+        println!("{}: object score {:.4} against the other templates", path.display(), score);
+    }
+    Ok(scores)
+}
+
+fn report(scores: &[f64], threshold: f64, margin: f64, target: f64) {
+    let rejected = scores.iter().filter(|&&s| s > threshold).count();
+    println!(
+        "{} scores, {:.4} .. {:.4}; threshold {:.4} (margin {:.0} %): {} of {} would be rejected",
+        scores.len(),
+        scores.iter().copied().fold(f64::INFINITY, f64::min),
+        scores.iter().copied().fold(0.0, f64::max),
+        threshold,
+        margin * 100.0,
+        rejected,
+        scores.len()
+    );
+    if scores.len() < FEW_SCORES {
+        println!("note: with {} scans a false-reject rate of {target} cannot be measured; calibrate on more good parts", scores.len());
     }
 }

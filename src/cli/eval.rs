@@ -47,6 +47,43 @@ pub struct Row {
     pub p_auroc: f64,
     pub o_aupr: f64,
     pub p_aupr: f64,
+    /// The operating point: decisions at each model's threshold (`None`: not calibrated).
+    pub decisions: Option<Decisions>,
+}
+
+/// What the shipped thresholds do: good scans rejected, defective scans caught.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct Decisions {
+    pub good: usize,
+    pub false_rejects: usize,
+    pub defective: usize,
+    pub caught: usize,
+}
+
+impl Decisions {
+    fn count(object_scores: &[f32], labels: &[bool], threshold: f64) -> Decisions {
+        let mut d = Decisions::default();
+        for (&score, &defective) in object_scores.iter().zip(labels) {
+            let rejected = f64::from(score) > threshold;
+            if defective {
+                d.defective += 1;
+                d.caught += usize::from(rejected);
+            } else {
+                d.good += 1;
+                d.false_rejects += usize::from(rejected);
+            }
+        }
+        d
+    }
+
+    fn add(self, other: Decisions) -> Decisions {
+        Decisions {
+            good: self.good + other.good,
+            false_rejects: self.false_rejects + other.false_rejects,
+            defective: self.defective + other.defective,
+            caught: self.caught + other.caught,
+        }
+    }
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
@@ -68,8 +105,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     }
     progress.finish_and_clear();
     for &kind in &detectors {
-        let name = if kind == DetectorKind::DusNet { "dus-net" } else { "reference" };
-        rows.push(mean_row(&rows, name));
+        rows.push(mean_row(&rows, kind.name()));
     }
     print_table(&rows);
     if let Some(path) = &args.csv {
@@ -85,10 +121,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
 fn evaluate(category: &Category, detector: &mut dyn Detector, progress: &ProgressBar) -> Result<Row> {
     let (mut object_scores, mut object_labels) = (Vec::new(), Vec::new());
     let (mut point_scores, mut point_labels) = (Vec::new(), Vec::new());
+    let mut threshold = None;
     for test in &category.test {
         let (cloud, labels) = labelled_scan(&test.scan, test.ground_truth.as_deref())?;
         let inspection = detector.inspect(&cloud).with_context(|| format!("{}", test.scan.display()))?;
         object_scores.push(inspection.object_score as f32);
+        threshold = inspection.threshold;
         object_labels.push(labels.iter().any(|&l| l));
         point_scores.extend_from_slice(&inspection.point_scores);
         point_labels.extend(labels);
@@ -103,6 +141,7 @@ fn evaluate(category: &Category, detector: &mut dyn Detector, progress: &Progres
         p_auroc: metric(auroc(&point_scores, &point_labels)),
         o_aupr: metric(average_precision(&object_scores, &object_labels)),
         p_aupr: metric(average_precision(&point_scores, &point_labels)),
+        decisions: threshold.filter(|t| t.is_finite()).map(|t| Decisions::count(&object_scores, &object_labels, t)),
     })
 }
 
@@ -136,23 +175,61 @@ fn mean_row(rows: &[Row], detector: &str) -> Row {
         p_auroc: mean(|r| r.p_auroc),
         o_aupr: mean(|r| r.o_aupr),
         p_aupr: mean(|r| r.p_aupr),
+        decisions: of.iter().map(|r| r.decisions).sum::<Option<Decisions>>(),
     }
+}
+
+impl std::iter::Sum for Decisions {
+    fn sum<I: Iterator<Item = Decisions>>(iter: I) -> Decisions {
+        iter.fold(Decisions::default(), Decisions::add)
+    }
+}
+
+/// `rejected/of`, or `-` where no threshold is calibrated.
+fn ratio(decisions: Option<Decisions>, part: fn(&Decisions) -> (usize, usize)) -> String {
+    decisions.map_or("-".into(), |d| {
+        let (n, of) = part(&d);
+        format!("{n}/{of}")
+    })
 }
 
 fn print_table(rows: &[Row]) {
-    println!("{:<12} {:<10} {:>8} {:>8} {:>8} {:>8}", "category", "detector", "O-AUROC", "P-AUROC", "O-AUPR", "P-AUPR");
+    println!(
+        "{:<12} {:<10} {:>8} {:>8} {:>8} {:>8} {:>13} {:>9}",
+        "category", "detector", "O-AUROC", "P-AUROC", "O-AUPR", "P-AUPR", "false-reject", "caught"
+    );
     for r in rows {
         println!(
-            "{:<12} {:<10} {:>8.3} {:>8.3} {:>8.3} {:>8.3}",
-            r.category, r.detector, r.o_auroc, r.p_auroc, r.o_aupr, r.p_aupr
+            "{:<12} {:<10} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>13} {:>9}",
+            r.category,
+            r.detector,
+            r.o_auroc,
+            r.p_auroc,
+            r.o_aupr,
+            r.p_aupr,
+            ratio(r.decisions, |d| (d.false_rejects, d.good)),
+            ratio(r.decisions, |d| (d.caught, d.defective))
         );
     }
+    println!("false-reject: good scans rejected at the model's threshold; caught: defective scans rejected");
 }
 
 fn write_csv(path: &Path, rows: &[Row]) -> Result<()> {
-    let mut text = String::from("category,detector,o_auroc,p_auroc,o_aupr,p_aupr\n");
+    let mut text = String::from("category,detector,o_auroc,p_auroc,o_aupr,p_aupr,good,false_rejects,defective,caught\n");
     for r in rows {
-        text += &format!("{},{},{:.6},{:.6},{:.6},{:.6}\n", r.category, r.detector, r.o_auroc, r.p_auroc, r.o_aupr, r.p_aupr);
+        let d = r.decisions.map_or([String::new(), String::new(), String::new(), String::new()], |d| {
+            [d.good, d.false_rejects, d.defective, d.caught].map(|n| n.to_string())
+        });
+        text += &format!(
+            "{},{},{:.6},{:.6},{:.6},{:.6},{}\n",
+            r.category,
+            r.detector,
+            r.o_auroc,
+            r.p_auroc,
+            r.o_aupr,
+            r.p_aupr,
+            d.join(",")
+        );
     }
     std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))
 }

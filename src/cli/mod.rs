@@ -106,6 +106,16 @@ pub enum DetectorKind {
     Reference,
 }
 
+impl DetectorKind {
+    /// The detector's name in reports (`Detector::name`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DetectorKind::DusNet => "dus-net",
+            DetectorKind::Reference => "reference",
+        }
+    }
+}
+
 /// Loads the model in `dir` and the chosen detector on it.
 fn detector(kind: DetectorKind, dir: &Path, runtime: &RuntimeConfig) -> Result<Box<dyn Detector>> {
     let model = Model::load(dir, runtime).with_context(|| format!("loading the model in {}", dir.display()))?;

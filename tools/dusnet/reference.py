@@ -4,7 +4,7 @@
 
 Steps (models/README.md): read scan -> ICP to reference.pcd -> normalise -> stride sample -> FPS
 -> KNN patches -> (optional Noise-Gen) -> Down-Net -> Up-Net indices -> Up-Net -> scoring
-(eq. 15, two-way, optional eq. 16) x scale -> object score = max (eq. 17) -> verdict."""
+(the paper's eq. 15-17 or the surface rule, as model.toml [scoring] says) -> verdict."""
 from __future__ import annotations
 
 import argparse
@@ -21,8 +21,26 @@ from .indices import NAMES, up_indices
 from .io import read_pcd
 
 
-def score_points(q: np.ndarray, recon: np.ndarray, two_way: bool, weighting: bool) -> np.ndarray:
-    """Point scores in normalised units: eq. 15, two-way missing-material term, eq. 16."""
+def score_points(q: np.ndarray, normality: np.ndarray, scoring: dict, scale: float = 1.0,
+                 cache: dict | None = None) -> np.ndarray:
+    """Point scores in scan units, by the rule of `model.toml [scoring]` (models/README.md
+    "Scoring"): the paper's (eq. 15, two-way, eq. 16) or the surface rule. `q` and `normality`
+    share a frame whose unit is `scale` scan units. `cache` keeps the normality cloud's k-d tree
+    and planes between calls on the same cloud (the golden part's reference)."""
+    if scoring.get("rule", "paper") == "paper":
+        s = paper_scores(q, normality, scoring.get("two_way", False), scoring.get("weighting", False))
+    else:
+        s = surface_scores(q, normality, {**SURFACE_DEFAULTS, **scoring}, scale, cache)
+    return s * scale
+
+
+SURFACE_DEFAULTS = {"surface_neighbours": 24, "smoothing": 16, "missing_material": True,
+                    "partial_scans": False, "missing_gap": 4.0, "missing_radius": 3.0,
+                    "missing_sample": 16384, "top_points": 10}
+
+
+def paper_scores(q, recon, two_way, weighting):
+    """Eq. 15, the two-way missing-material term, eq. 16; frame units."""
     tree_r = cKDTree(recon.astype(np.float64))
     k = 3 if weighting else 1
     d, _ = tree_r.query(q.astype(np.float64), k=k)
@@ -39,6 +57,71 @@ def score_points(q: np.ndarray, recon: np.ndarray, two_way: bool, weighting: boo
     return s
 
 
+def local_planes(points: np.ndarray, k: int):
+    """k-d tree, and per point the centroid and unit normal (smallest-eigenvalue eigenvector of
+    the covariance) of its k nearest points, itself included."""
+    pts = points.astype(np.float64)
+    tree = cKDTree(pts)
+    k = min(k, len(pts))
+    if k == 0:
+        return tree, None, None
+    _, idx = tree.query(pts, k=k)
+    nb = pts[idx.reshape(len(pts), k)]
+    mu = nb.mean(axis=1)
+    c = nb - mu[:, None]
+    _, vec = np.linalg.eigh(np.einsum("nki,nkj->nij", c, c))
+    return tree, mu, vec[:, :, 0]
+
+
+def surface_scores(q, normality, sc, scale, cache=None):
+    """The surface rule in frame units: distance to the local plane at the nearest normality
+    point, mean over the scan's `smoothing` nearest points, raised by missing material."""
+    key = ("planes", sc["surface_neighbours"])
+    if cache is None or key not in cache:
+        planes = local_planes(normality, sc["surface_neighbours"])
+        if cache is not None:
+            cache[key] = planes
+    else:
+        planes = cache[key]
+    tree_n, mu, normal = planes
+    q64 = q.astype(np.float64)
+    d, j = tree_n.query(q64)
+    if mu is not None:
+        d = np.abs(((q64 - mu[j]) * normal[j]).sum(axis=1))
+    tree_q = cKDTree(q64)
+    k = min(max(sc["smoothing"], 2), len(q64))
+    dd, ii = tree_q.query(q64, k=k)
+    dd, ii = dd.reshape(len(q64), k), ii.reshape(len(q64), k)
+    s = d[ii[:, :min(sc["smoothing"], k)]].mean(axis=1)
+    if sc["missing_material"] and not sc["partial_scans"]:
+        spacing = np.sort(dd[:, 1])[(len(q64) - 1) // 2] if k > 1 else 0.0
+        s = np.maximum(s, missing_excess(tree_q, normality, sc, spacing, scale, len(q64)))
+    return s
+
+
+def missing_excess(tree_q, normality, sc, spacing, scale, n):
+    """Per scan point: the largest gap beyond `missing_gap` spacings of the missing normality
+    points (a stride sample of at most `missing_sample`) within `missing_radius` scan units."""
+    cand = normality[stride_indices(len(normality), sc["missing_sample"])].astype(np.float64)
+    allowed = sc["missing_gap"] * spacing
+    m, _ = tree_q.query(cand)
+    miss = m > allowed
+    a = np.zeros(n)
+    if miss.any():
+        for near, excess in zip(tree_q.query_ball_point(cand[miss], sc["missing_radius"] / scale),
+                                m[miss] - allowed):
+            if near:
+                a[near] = np.maximum(a[near], excess)
+    return a
+
+
+def object_score(s: np.ndarray, scoring: dict) -> float:
+    """Mean of the `top_points` highest point scores (surface rule); the maximum, eq. 17 (paper)."""
+    top = 1 if scoring.get("rule", "paper") == "paper" else scoring.get("top_points", 10)
+    top = max(1, min(top, len(s)))
+    return float(np.sort(s)[-top:].mean())
+
+
 class Model:
     def __init__(self, model_dir: str, providers=None):
         import onnxruntime as ort
@@ -53,6 +136,7 @@ class Model:
         files = self.cfg["files"]
         self.reference = read_pcd(os.path.join(model_dir, files["reference"]["path"])).astype(np.float64)
         self.ref_tree = cKDTree(self.reference)
+        self.ref_cache = {}
         so = ort.SessionOptions()
         so.intra_op_num_threads = 1
         so.inter_op_num_threads = 1
@@ -68,6 +152,18 @@ class Model:
             r, t = icp(pts, self.reference, ref_tree=self.ref_tree)
             pts = apply_rigid(pts, r, t)
         return normalise(pts, self.center, self.scale)
+
+    def golden(self, scan: np.ndarray, scoring: dict | None = None):
+        """The golden-part comparison (Rust `GoldenPart`): ICP to reference.pcd, the scan scored
+        against the reference by the model's rule (or `scoring`), scan units."""
+        sc = self.cfg["scoring"] if scoring is None else scoring
+        pts = np.asarray(scan, dtype=np.float64)
+        if self.register:
+            r, t = icp(pts, self.reference, ref_tree=self.ref_tree)
+            pts = apply_rigid(pts, r, t)
+        cache = self.ref_cache.setdefault(sc.get("rule", "paper"), {})
+        s = score_points(pts, self.reference, sc, 1.0, cache)
+        return {"object_score": object_score(s, sc), "point_scores": s}
 
     def group(self, q: np.ndarray):
         sample = q[stride_indices(len(q), self.points)]
@@ -107,9 +203,8 @@ class Model:
         c, p = self.down_inputs(centers, neighbours, alpha, beta, draws, seed)
         pred = self.run_down(c, p)
         recon, _ = self.run_up(pred)
-        s = np.mean([score_points(q, r, sc["two_way"], sc["weighting"]) for r in recon], axis=0)
-        s = s * self.scale
-        obj = float(s.max())
+        s = np.mean([score_points(q, r, sc, self.scale) for r in recon], axis=0)
+        obj = object_score(s, sc)
         return {"object_score": obj, "threshold": sc["threshold"],
                 "verdict": "defect" if obj > sc["threshold"] else "good",
                 "point_scores": s, "q": q, "recon": recon[0], "pred_centers": pred[0]}
