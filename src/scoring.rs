@@ -37,11 +37,15 @@ pub struct SurfaceRule {
 }
 
 /// Normality points with no scan point within `gap` scan spacings are missing; the scan points
-/// within `radius` of one (the rim of the gap) score the gap beyond what sampling explains.
+/// within `radius` of one (the rim of the gap) score the gap beyond what sampling explains. Like
+/// a defect, a hole is a region: a missing point counts only with `support` missing points
+/// (itself included) within `gap` spacings of it, so one stray gap in a good scan does not.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MissingMaterial {
     /// In scan spacings (the median distance from a scan point to its nearest other scan point).
     pub gap: f32,
+    /// Missing points, itself included, that must lie within `gap` spacings of a missing point.
+    pub support: usize,
     /// In scan units.
     pub radius: f32,
     /// At most this many normality points are checked (a stride sample), so that a dense
@@ -211,10 +215,14 @@ fn raise_missing(
             (gap > allowed).then_some((points[i], gap - allowed))
         })
         .collect();
+    if gaps.is_empty() {
+        return;
+    }
+    let missing_index = PointIndex::<f32>::new(&gaps.iter().map(|(p, _)| *p).collect::<Vec<_>>());
     let radius = missing.radius / scale;
-    for (point, excess) in gaps {
-        for i in scan_index.within(&point, radius) {
-            scores[i] = scores[i].max(excess);
+    for (point, excess) in gaps.iter().filter(|(p, _)| missing_index.within(p, allowed).len() >= missing.support) {
+        for i in scan_index.within(point, radius) {
+            scores[i] = scores[i].max(*excess);
         }
     }
 }
@@ -249,12 +257,11 @@ mod tests {
     /// The default surface rule of `model::Scoring` on grids of unit spacing: the 3 mm missing
     /// radius of a 0.38 mm-spaced scan is 8 spacings.
     fn surface(missing: bool) -> ScoringRule {
-        ScoringRule::Surface(SurfaceRule {
-            surface_neighbours: 24,
-            smoothing: 16,
-            missing: missing.then_some(MissingMaterial { gap: 4.0, radius: 8.0, sample: 16384 }),
-            top_points: 10,
-        })
+        surface_with(missing.then_some(MissingMaterial { gap: 4.0, support: 8, radius: 8.0, sample: 16384 }))
+    }
+
+    fn surface_with(missing: Option<MissingMaterial>) -> ScoringRule {
+        ScoringRule::Surface(SurfaceRule { surface_neighbours: 24, smoothing: 16, missing, top_points: 10 })
     }
 
     /// An n x n grid of unit spacing in the z = 0 plane, points `x + n * y`.
@@ -321,6 +328,17 @@ mod tests {
         assert!((1.5..=2.0).contains(&worst), "the rim scores the gap beyond 4 spacings: {worst}");
         let far = scan.iter().position(|p| p[0] == 0.0 && p[1] == 0.0).unwrap();
         assert_eq!(s[far], 0.0, "points far from the hole keep their score");
+    }
+
+    #[test]
+    fn one_stray_gap_is_not_missing_material() {
+        // A good scan that lost a single point: the normality points around it are just over
+        // the gap of a sparser scan, but no region is missing.
+        let n = 30;
+        let scan: Vec<[f32; 3]> = plane(n).into_iter().filter(|p| !(p[0] == 15.0 && p[1] == 15.0)).collect();
+        let tight = |support| surface_with(Some(MissingMaterial { gap: 0.5, support, radius: 8.0, sample: 16384 }));
+        assert!(object_score(&scores(&scan, dense_plane(n), &tight(1)), 1) > 0.0, "without support one gap counts");
+        assert_eq!(object_score(&scores(&scan, dense_plane(n), &tight(5)), 1), 0.0, "4 missing points are no region");
     }
 
     #[test]

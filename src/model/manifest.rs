@@ -104,6 +104,10 @@ pub struct Scoring {
     /// Surface rule: a normality point is missing beyond this many scan spacings from the scan.
     #[serde(default = "defaults::missing_gap")]
     pub missing_gap: f32,
+    /// Surface rule: a missing point counts with this many missing points (itself included)
+    /// within `missing_gap` spacings of it: a hole is a region, one stray gap is not.
+    #[serde(default = "defaults::missing_support")]
+    pub missing_support: usize,
     /// Surface rule: scan points within this distance (scan units) of a missing point score it.
     #[serde(default = "defaults::missing_radius")]
     pub missing_radius: f32,
@@ -138,6 +142,9 @@ mod defaults {
     pub fn missing_gap() -> f32 {
         4.0
     }
+    pub fn missing_support() -> usize {
+        8
+    }
     pub fn missing_radius() -> f32 {
         3.0
     }
@@ -159,6 +166,7 @@ impl Scoring {
                 smoothing: self.smoothing,
                 missing: (self.missing_material && !self.partial_scans).then_some(MissingMaterial {
                     gap: self.missing_gap,
+                    support: self.missing_support,
                     radius: self.missing_radius,
                     sample: self.missing_sample,
                 }),

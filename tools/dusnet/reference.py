@@ -35,7 +35,8 @@ def score_points(q: np.ndarray, normality: np.ndarray, scoring: dict, scale: flo
 
 
 SURFACE_DEFAULTS = {"surface_neighbours": 24, "smoothing": 16, "missing_material": True,
-                    "partial_scans": False, "missing_gap": 4.0, "missing_radius": 3.0,
+                    "partial_scans": False, "missing_gap": 4.0, "missing_support": 8,
+                    "missing_radius": 3.0,
                     "missing_sample": 16384, "top_points": 10}
 
 
@@ -101,15 +102,19 @@ def surface_scores(q, normality, sc, scale, cache=None):
 
 def missing_excess(tree_q, normality, sc, spacing, scale, n):
     """Per scan point: the largest gap beyond `missing_gap` spacings of the missing normality
-    points (a stride sample of at most `missing_sample`) within `missing_radius` scan units."""
+    points (a stride sample of at most `missing_sample`, each with `missing_support` missing
+    points within `missing_gap` spacings) within `missing_radius` scan units."""
     cand = normality[stride_indices(len(normality), sc["missing_sample"])].astype(np.float64)
     allowed = sc["missing_gap"] * spacing
     m, _ = tree_q.query(cand)
     miss = m > allowed
     a = np.zeros(n)
     if miss.any():
-        for near, excess in zip(tree_q.query_ball_point(cand[miss], sc["missing_radius"] / scale),
-                                m[miss] - allowed):
+        gone = cand[miss]
+        support = np.array([len(x) for x in cKDTree(gone).query_ball_point(gone, allowed)])
+        keep = support >= sc["missing_support"]
+        for near, excess in zip(tree_q.query_ball_point(gone[keep], sc["missing_radius"] / scale),
+                                (m[miss] - allowed)[keep]):
             if near:
                 a[near] = np.maximum(a[near], excess)
     return a
