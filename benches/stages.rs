@@ -36,12 +36,15 @@ fn geometry(c: &mut Criterion) {
         let reconstruction = base.resampled(16_384).points().to_vec();
         // DUS-Net: the reconstruction's planes are fitted for every scan.
         group.bench_with_input(BenchmarkId::new("score_surface_vs_16k_reconstruction", size), points, |b, p| {
-            b.iter(|| point_scores(black_box(p), &Normality::new(reconstruction.clone(), &rule), &rule, 1.0))
+            {
+            let complete = Normality::points_only(reconstruction.clone());
+            b.iter(|| point_scores(black_box(p), &Normality::new(reconstruction.clone(), &rule), &complete, &rule, 1.0))
+        }
         });
         // Golden part: the reference's planes are fitted once, when the model loads.
         let templates = Normality::new(base.points().to_vec(), &rule);
         group.bench_with_input(BenchmarkId::new("score_surface_vs_reference", size), points, |b, p| {
-            b.iter(|| point_scores(black_box(p), &templates, &rule, 1.0))
+            b.iter(|| point_scores(black_box(p), &templates, &templates, &rule, 1.0))
         });
     }
     let centers: Vec<[f32; 3]> = farthest_point_sampling(base.points(), 1024).into_iter().map(|i| base.points()[i]).collect();
@@ -59,7 +62,7 @@ fn inspection(c: &mut Criterion) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(MODEL);
     let model = Model::load(&dir, &RuntimeConfig::default()).expect("the default model loads (run scripts/setup-ort.sh first)");
     let mut golden = GoldenPart::new(&model);
-    let mut dus_net = DusNet::new(model);
+    let mut dus_net = DusNet::new(model).expect("the default model reconstructs its reference");
     let base = scan();
     let mut group = c.benchmark_group("inspect");
     group.sample_size(10);

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::cloud::Cloud;
 use crate::grouping::{NoiseLevels, Patches, Pyramid};
-use crate::model::{Manifest, Model, ModelError};
+use crate::model::{Manifest, Model, ModelError, Noise};
 use crate::registration::{stride_indices, Pose, Reference};
 use crate::scoring::{object_score, point_scores, Normality, ScoringRule};
 
@@ -95,18 +95,17 @@ impl Frame {
         Frame { reference: Reference::new(model.reference()), register: n.register, center: n.center, scale: n.scale }
     }
 
-    fn pose(&self, cloud: &Cloud) -> Pose {
+    fn pose(&self, points: &[[f32; 3]]) -> Pose {
         if self.register {
-            self.reference.register(cloud.points())
+            self.reference.register(points)
         } else {
             Pose::identity()
         }
     }
 
     /// Scan points registered and normalised: `(R p + t - center) / scale`.
-    fn normalise(&self, cloud: &Cloud, pose: &Pose) -> Vec<[f32; 3]> {
-        cloud
-            .points()
+    fn normalise(&self, points: &[[f32; 3]], pose: &Pose) -> Vec<[f32; 3]> {
+        points
             .iter()
             .map(|p| {
                 let q = pose.apply(&p.map(f64::from));
@@ -120,24 +119,33 @@ impl Frame {
 pub struct DusNet {
     model: Model,
     frame: Frame,
+    /// The model's reconstruction of its own reference cloud (normalised frame): where a scan
+    /// lacks material its reconstruction lacks it too, since the Down-Net only sees centers the
+    /// scan has, so the missing-material term compares the scan with the whole learned part.
+    complete: Normality,
 }
 
 impl DusNet {
-    pub fn new(model: Model) -> DusNet {
+    /// Loads the detector and reconstructs the reference once (one Down-Net and Up-Net call).
+    pub fn new(model: Model) -> Result<DusNet, DetectError> {
         let frame = Frame::new(&model);
-        DusNet { model, frame }
+        let mut net = DusNet { model, frame, complete: Normality::points_only(vec![[0.0; 3]]) };
+        let reference = net.model.reference().to_vec();
+        let clean = NoiseLevels { alpha: 0.0, beta: 0.0 };
+        let (_, mut reconstructions) = net.reconstruct(&reference, |patches| vec![patches.noisy(clean, 0)], &mut Stopwatch::default())?;
+        net.complete = Normality::points_only(reconstructions.swap_remove(0));
+        Ok(net)
     }
 
     pub fn manifest(&self) -> &Manifest {
         &self.model.manifest
     }
+}
 
-    /// Noisy Down-Net inputs for each test-time draw (seed, seed + 1, ...).
-    fn draws(&self, patches: &Patches) -> Vec<(Vec<f32>, Vec<f32>)> {
-        let noise = &self.model.manifest.noise;
-        let levels = NoiseLevels { alpha: noise.alpha, beta: noise.beta };
-        (0..noise.draws as u64).map(|d| patches.noisy(levels, noise.seed + d)).collect()
-    }
+/// Noisy Down-Net inputs for each test-time draw (seed, seed + 1, ...).
+fn draws(noise: &Noise, patches: &Patches) -> Vec<(Vec<f32>, Vec<f32>)> {
+    let levels = NoiseLevels { alpha: noise.alpha, beta: noise.beta };
+    (0..noise.draws as u64).map(|d| patches.noisy(levels, noise.seed + d)).collect()
 }
 
 impl Detector for DusNet {
@@ -151,34 +159,55 @@ impl Detector for DusNet {
         if cloud.len() < need {
             return Err(DetectError::TooFewPoints { have: cloud.len(), need });
         }
-        let (g, rule) = (manifest.grouping, manifest.scoring.rule());
+        let (rule, noise) = (manifest.scoring.rule(), manifest.noise);
         let mut watch = Stopwatch::default();
+        let (scan, reconstructions) = self.reconstruct(cloud.points(), |patches| draws(&noise, patches), &mut watch)?;
+        let scale = self.frame.scale as f32;
+        let scores = watch.time(Stage::Score, || mean_scores(&scan, reconstructions, &self.complete, &rule, scale));
+        Ok(finish(scores, &rule, Some(self.model.manifest.scoring.threshold), watch))
+    }
+}
+
+impl DusNet {
+    /// Register, normalise, group, Down-Net, Up-Net: the normalised points and one reconstruction
+    /// per batch item that `batch` makes from the patches.
+    fn reconstruct(
+        &mut self,
+        points: &[[f32; 3]],
+        batch: impl FnOnce(&Patches) -> Vec<(Vec<f32>, Vec<f32>)>,
+        watch: &mut Stopwatch,
+    ) -> Result<(Vec<[f32; 3]>, Vec<Vec<[f32; 3]>>), DetectError> {
+        let g = self.model.manifest.grouping;
         let scan = watch.time(Stage::Register, || {
-            let pose = self.frame.pose(cloud);
-            self.frame.normalise(cloud, &pose)
+            let pose = self.frame.pose(points);
+            self.frame.normalise(points, &pose)
         });
         let patches = watch.time(Stage::Group, || {
             let sample: Vec<[f32; 3]> = stride_indices(scan.len(), g.points).into_iter().map(|i| scan[i]).collect();
             Patches::group(&sample, g.groups, g.group_size)
         });
-        let batch = self.draws(&patches);
+        let batch = batch(&patches);
         let centers = watch.time(Stage::DownNet, || self.model.predict_centers(&batch))?;
         let pyramids: Vec<Pyramid> =
             watch.time(Stage::Pyramid, || centers.iter().map(|c| Pyramid::build(c, g.up_neighbours)).collect());
         let reconstructions = watch.time(Stage::UpNet, || self.model.reconstruct(&centers, &pyramids))?;
-        let scale = self.frame.scale as f32;
-        let scores = watch.time(Stage::Score, || mean_scores(&scan, reconstructions, &rule, scale));
-        Ok(finish(scores, &rule, Some(self.model.manifest.scoring.threshold), watch))
+        Ok((scan, reconstructions))
     }
 }
 
 /// Point scores in scan units, averaged over the noise draws' reconstructions.
-fn mean_scores(scan: &[[f32; 3]], reconstructions: Vec<Vec<[f32; 3]>>, rule: &ScoringRule, scale: f32) -> Vec<f32> {
+fn mean_scores(
+    scan: &[[f32; 3]],
+    reconstructions: Vec<Vec<[f32; 3]>>,
+    complete: &Normality,
+    rule: &ScoringRule,
+    scale: f32,
+) -> Vec<f32> {
     let mut total = vec![0.0f32; scan.len()];
     let draws = reconstructions.len().max(1) as f32;
     for reconstruction in reconstructions {
         let normality = Normality::new(reconstruction, rule);
-        for (t, s) in total.iter_mut().zip(point_scores(scan, &normality, rule, scale)) {
+        for (t, s) in total.iter_mut().zip(point_scores(scan, &normality, complete, rule, scale)) {
             *t += s;
         }
     }
@@ -223,10 +252,10 @@ impl Detector for GoldenPart {
 
     fn inspect(&mut self, cloud: &Cloud) -> Result<Inspection, DetectError> {
         let mut watch = Stopwatch::default();
-        let pose = watch.time(Stage::Register, || self.frame.pose(cloud));
+        let pose = watch.time(Stage::Register, || self.frame.pose(cloud.points()));
         let scores = watch.time(Stage::Score, || {
             let registered: Vec<[f32; 3]> = cloud.points().iter().map(|p| pose.apply(&p.map(f64::from)).map(|v| v as f32)).collect();
-            point_scores(&registered, &self.normality, &self.rule, 1.0)
+            point_scores(&registered, &self.normality, &self.normality, &self.rule, 1.0)
         });
         Ok(finish(scores, &self.rule, self.threshold, watch))
     }

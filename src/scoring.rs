@@ -119,6 +119,12 @@ impl Normality {
         Normality { points, index, planes }
     }
 
+    /// A cloud only compared by its points (the missing-material term needs no planes).
+    pub fn points_only(points: Vec<[f32; 3]>) -> Normality {
+        let index = PointIndex::<f32>::new(&points);
+        Normality { points, index, planes: Vec::new() }
+    }
+
     pub fn points(&self) -> &[[f32; 3]] {
         &self.points
     }
@@ -133,12 +139,14 @@ impl Normality {
     }
 }
 
-/// One score per scan point, in scan units. `scan` and `normality` share a frame whose unit is
-/// `scale` scan units (1 for the golden part, the part's normalisation scale for DUS-Net).
-pub fn point_scores(scan: &[[f32; 3]], normality: &Normality, rule: &ScoringRule, scale: f32) -> Vec<f32> {
+/// One score per scan point, in scan units. The scan is measured against `normality` and, for
+/// the surface rule's missing material, against `complete`: the same cloud for the golden part,
+/// the reconstruction of the whole part for DUS-Net (whose reconstruction of a scan lacks what the
+/// scan lacks). All share a frame whose unit is `scale` scan units.
+pub fn point_scores(scan: &[[f32; 3]], normality: &Normality, complete: &Normality, rule: &ScoringRule, scale: f32) -> Vec<f32> {
     let scores = match rule {
         ScoringRule::Paper { two_way, weighting } => paper_scores(scan, normality, *two_way, *weighting),
-        ScoringRule::Surface(surface) => surface_scores(scan, normality, surface, scale),
+        ScoringRule::Surface(surface) => surface_scores(scan, normality, complete, surface, scale),
     };
     scores.into_iter().map(|s| s * scale).collect()
 }
@@ -174,7 +182,7 @@ fn weighted(distances: &[f32]) -> f32 {
 
 /// The surface rule in the frame's units: surface distance, smoothed over the scan's own
 /// neighbourhood, raised by missing material.
-fn surface_scores(scan: &[[f32; 3]], normality: &Normality, rule: &SurfaceRule, scale: f32) -> Vec<f32> {
+fn surface_scores(scan: &[[f32; 3]], normality: &Normality, complete: &Normality, rule: &SurfaceRule, scale: f32) -> Vec<f32> {
     let distances: Vec<f32> = scan.par_iter().map(|p| normality.distance(p)).collect();
     let scan_index = PointIndex::<f32>::new(scan);
     // Two neighbours at least: the nearest other point gives the scan spacing.
@@ -191,7 +199,7 @@ fn surface_scores(scan: &[[f32; 3]], normality: &Normality, rule: &SurfaceRule, 
         .collect();
     if let Some(missing) = &rule.missing {
         let spacing = median(neighbours.iter().map(|near| near.get(1).map_or(0.0, |&j| distance(&scan[near[0]], &scan[j]))).collect());
-        raise_missing(&mut scores, &scan_index, normality, missing, spacing, scale);
+        raise_missing(&mut scores, &scan_index, complete, missing, spacing, scale);
     }
     scores
 }
@@ -275,7 +283,8 @@ mod tests {
     }
 
     fn scores(scan: &[[f32; 3]], normality: Vec<[f32; 3]>, rule: &ScoringRule) -> Vec<f32> {
-        point_scores(scan, &Normality::new(normality, rule), rule, 1.0)
+        let normality = Normality::new(normality, rule);
+        point_scores(scan, &normality, &normality, rule, 1.0)
     }
 
     #[test]
@@ -350,6 +359,18 @@ mod tests {
     }
 
     #[test]
+    fn missing_material_is_judged_against_the_complete_cloud() {
+        // A reconstruction made from the scan's own centers ends where the scan ends.
+        let scan: Vec<[f32; 3]> = plane(30).into_iter().filter(|p| p[0] < 20.0).collect();
+        let reconstruction: Vec<[f32; 3]> = dense_plane(30).into_iter().filter(|p| p[0] < 20.0).collect();
+        let rule = surface(true);
+        let own = Normality::new(reconstruction, &rule);
+        assert_eq!(object_score(&point_scores(&scan, &own, &own, &rule, 1.0), 1), 0.0);
+        let complete = Normality::points_only(dense_plane(30));
+        assert!(object_score(&point_scores(&scan, &own, &complete, &rule, 1.0), 1) > 3.0);
+    }
+
+    #[test]
     fn a_partial_scan_without_the_missing_term_is_not_a_defect() {
         // A single-view scanner sees half of the part: absence is normal there.
         let scan: Vec<[f32; 3]> = plane(30).into_iter().filter(|p| p[0] < 15.0).collect();
@@ -371,7 +392,8 @@ mod tests {
         let mut scan = plane(20);
         scan[210][2] = 0.5;
         let rule = surface(true);
-        let in_mm = point_scores(&scan, &Normality::new(dense_plane(20), &rule), &rule, 40.0);
+        let normality = Normality::new(dense_plane(20), &rule);
+        let in_mm = point_scores(&scan, &normality, &normality, &rule, 40.0);
         assert!((in_mm[210] - 40.0 * 0.5 / 16.0).abs() < 1e-3, "{}", in_mm[210]);
     }
 

@@ -51,7 +51,8 @@ fn score_json_agrees_with_the_library() {
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut detector = dus_edge::detector::DusNet::new(
         dus_edge::model::Model::load(&model(), &dus_edge::model::RuntimeConfig::default()).unwrap(),
-    );
+    )
+    .unwrap();
     let inspection = dus_edge::detector::Detector::inspect(&mut detector, &dus_edge::cloud::read(&scan).unwrap()).unwrap();
     assert!((report["object_score"].as_f64().unwrap() - inspection.object_score).abs() < 1e-9);
     let expected = if inspection.object_score > inspection.threshold.unwrap() { "defect" } else { "ok" };

@@ -22,15 +22,17 @@ from .io import read_pcd
 
 
 def score_points(q: np.ndarray, normality: np.ndarray, scoring: dict, scale: float = 1.0,
-                 cache: dict | None = None) -> np.ndarray:
+                 cache: dict | None = None, complete: np.ndarray | None = None) -> np.ndarray:
     """Point scores in scan units, by the rule of `model.toml [scoring]` (models/README.md
     "Scoring"): the paper's (eq. 15, two-way, eq. 16) or the surface rule. `q` and `normality`
-    share a frame whose unit is `scale` scan units. `cache` keeps the normality cloud's k-d tree
-    and planes between calls on the same cloud (the golden part's reference)."""
+    share a frame whose unit is `scale` scan units. Missing material is judged against
+    `complete` (DUS-Net: its reconstruction of the reference), else against `normality`.
+    `cache` keeps the normality cloud's k-d tree and planes between calls on the same cloud."""
     if scoring.get("rule", "paper") == "paper":
         s = paper_scores(q, normality, scoring.get("two_way", False), scoring.get("weighting", False))
     else:
-        s = surface_scores(q, normality, {**SURFACE_DEFAULTS, **scoring}, scale, cache)
+        s = surface_scores(q, normality, {**SURFACE_DEFAULTS, **scoring}, scale, cache,
+                           normality if complete is None else complete)
     return s * scale
 
 
@@ -74,7 +76,7 @@ def local_planes(points: np.ndarray, k: int):
     return tree, mu, vec[:, :, 0]
 
 
-def surface_scores(q, normality, sc, scale, cache=None):
+def surface_scores(q, normality, sc, scale, cache, complete):
     """The surface rule in frame units: distance to the local plane at the nearest normality
     point, mean over the scan's `smoothing` nearest points, raised by missing material."""
     key = ("planes", sc["surface_neighbours"])
@@ -96,7 +98,7 @@ def surface_scores(q, normality, sc, scale, cache=None):
     s = d[ii[:, :min(sc["smoothing"], k)]].mean(axis=1)
     if sc["missing_material"] and not sc["partial_scans"]:
         spacing = np.sort(dd[:, 1])[(len(q64) - 1) // 2] if k > 1 else 0.0
-        s = np.maximum(s, missing_excess(tree_q, normality, sc, spacing, scale, len(q64)))
+        s = np.maximum(s, missing_excess(tree_q, complete, sc, spacing, scale, len(q64)))
     return s
 
 
@@ -142,6 +144,7 @@ class Model:
         self.reference = read_pcd(os.path.join(model_dir, files["reference"]["path"])).astype(np.float64)
         self.ref_tree = cKDTree(self.reference)
         self.ref_cache = {}
+        self._complete = None
         so = ort.SessionOptions()
         so.intra_op_num_threads = 1
         so.inter_op_num_threads = 1
@@ -157,6 +160,16 @@ class Model:
             r, t = icp(pts, self.reference, ref_tree=self.ref_tree)
             pts = apply_rigid(pts, r, t)
         return normalise(pts, self.center, self.scale)
+
+    def complete(self) -> np.ndarray:
+        """The model's noise-off reconstruction of its own reference cloud, normalised frame (Rust
+        `DusNet::new`): a scan's reconstruction lacks what the scan lacks, so missing material is
+        judged against the whole learned part."""
+        if self._complete is None:
+            q = self.register_scan(self.reference.astype(np.float32))
+            c, p = self.down_inputs(*self.group(q))
+            self._complete = self.run_up(self.run_down(c, p))[0][0]
+        return self._complete
 
     def golden(self, scan: np.ndarray, scoring: dict | None = None):
         """The golden-part comparison (Rust `GoldenPart`): ICP to reference.pcd, the scan scored
@@ -208,7 +221,7 @@ class Model:
         c, p = self.down_inputs(centers, neighbours, alpha, beta, draws, seed)
         pred = self.run_down(c, p)
         recon, _ = self.run_up(pred)
-        s = np.mean([score_points(q, r, sc, self.scale) for r in recon], axis=0)
+        s = np.mean([score_points(q, r, sc, self.scale, complete=self.complete()) for r in recon], axis=0)
         obj = object_score(s, sc)
         return {"object_score": obj, "threshold": sc["threshold"],
                 "verdict": "defect" if obj > sc["threshold"] else "good",
