@@ -1,15 +1,32 @@
-"""Up-Net (paper sec. 3.3, eq. 9-14): predicted centers -> dense reconstruction (G * gamma).
+"""Up-Net (paper sec. 3.3, eq. 9-11): predicted centers -> dense reconstruction (G * gamma points).
 
-Set abstraction (eq. 9) at scales 1, 1/2, 1/4 driven by the index tensors of the contract,
-3-NN inverse-distance interpolation back to level 0 (eq. 10, weights given as inputs), three 1x1
-conv stacks, fusion of neighbouring scales, MLPs predicting gamma offsets per center (eq. 11).
+Every center spreads gamma points around itself, and the shared field moves them onto the learned
+surface:
+
+  x_ik = c_i + h_i * (spread * T_i s_k + r_ik),   points = project^3(x_ik)  (three field steps)
+
+- s_k: a fixed quasi-uniform pattern of gamma points in the unit ball;
+- h_i: the local center spacing, computed in the graph from the index inputs: the RMS distance of
+  each level-1 point to its S level-0 neighbours (`l1_group`), carried to level 0 by the 3-NN
+  interpolation (`l1_interp_*`). `spread` > 1 spacing, so neighbouring spreads overlap and the
+  reconstruction also reaches a little into holes and past broken rims;
+- T_i: the tangent projector I - n n^T at c_i, read off the field itself (the Jacobian of the
+  field's correction near the surface is -n n^T; central differences, no autograd in the graph),
+  so the spread lies in the surface and thin walls do not receive points from their other side;
+- r_ik: a learned residual from the paper's multi-scale features (F0 MLP, set abstraction over
+  the l1 / l2 groups, 3-NN interpolation back to level 0, fusion of neighbouring scales); its last
+  layer starts at zero, so an untrained Up-Net is the deterministic spread.
 All gathers are torch.gather so the graph exports to ONNX without custom ops."""
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
 
-from .down_net import MLP
+from .field import MLP, Field
+
+SPACING_PER_RMS = 1.0 / 1.6  # 16 nearest points of a uniform 2-D sampling: RMS radius = 1.6 spacings
 
 
 def gather_points(x, idx):
@@ -20,6 +37,38 @@ def gather_points(x, idx):
     return out.reshape(*idx.shape, c)
 
 
+def ball_pattern(n: int) -> torch.Tensor:
+    """n points spread evenly in the unit ball: Fibonacci directions, radii uniform in volume."""
+    k = torch.arange(n, dtype=torch.float64) + 0.5
+    z = 1.0 - 2.0 * k / n
+    phi = k * math.pi * (3.0 - math.sqrt(5.0))
+    rxy = torch.sqrt(1.0 - z * z)
+    dirs = torch.stack([rxy * torch.cos(phi), rxy * torch.sin(phi), z], dim=-1)
+    radii = (k / n) ** (1.0 / 3.0)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(0))
+    return (dirs * radii[perm].unsqueeze(-1)).float()
+
+
+def local_spacing(centers, l1_index, l1_group, l1_interp_index, l1_interp_weight):
+    """h [B, G, 1]: center spacing around each center from the l1 groups (see module doc)."""
+    p1 = gather_points(centers, l1_index)  # [B, G/2, 3]
+    nb = gather_points(centers, l1_group)  # [B, G/2, S, 3]
+    rms = ((nb - p1.unsqueeze(2)) ** 2).sum(-1).mean(-1, keepdim=True).sqrt()  # [B, G/2, 1]
+    return tri_interp(rms, l1_interp_index, l1_interp_weight) * SPACING_PER_RMS
+
+
+def tangent_projector(field: Field, centers, delta: float = 0.01):
+    """I - n n^T at every center [B, G, 3, 3], from the symmetric Jacobian of the field's
+    correction by central differences (J ~ -n n^T near the surface)."""
+    eye = torch.eye(3, dtype=centers.dtype, device=centers.device)
+    cols = []
+    for k in range(3):
+        step = delta * eye[k]
+        cols.append((field.correction(centers + step) - field.correction(centers - step)) / (2 * delta))
+    jac = torch.stack(cols, dim=-1)  # [B, G, 3 (component), 3 (direction)]
+    return eye + 0.5 * (jac + jac.transpose(-1, -2))
+
+
 class SetAbstraction(nn.Module):
     """Eq. 9: F_i^l = MaxPool_j MLP([p_j^{l-1} - p_i^l ; F_j^{l-1}])."""
 
@@ -28,10 +77,8 @@ class SetAbstraction(nn.Module):
         self.mlp = MLP([3 + c_in, c_out, c_out], act_last=True)
 
     def forward(self, pts, feats, index, group):
-        centers = gather_points(pts, index)  # [B, M, 3]
-        nb_p = gather_points(pts, group)  # [B, M, S, 3]
-        nb_f = gather_points(feats, group)  # [B, M, S, C]
-        x = torch.cat([nb_p - centers.unsqueeze(2), nb_f], dim=-1)
+        centers = gather_points(pts, index)
+        x = torch.cat([gather_points(pts, group) - centers.unsqueeze(2), gather_points(feats, group)], -1)
         return centers, self.mlp(x).max(dim=2).values
 
 
@@ -40,64 +87,67 @@ def tri_interp(feats, index, weight):
     return (gather_points(feats, index) * weight.unsqueeze(-1)).sum(dim=2)
 
 
-def convs(c_in, c_out):
-    """3-layer 1x1 convolution (as Linear layers over the channel axis)."""
-    return MLP([c_in, c_out, c_out, c_out], act_last=True)
+class Residual(nn.Module):
+    """The paper's multi-scale features (eq. 9-11) -> gamma residual offsets per center, in units
+    of the local spacing. Positions enter relative to the center's spacing so the features do not
+    depend on where the part is."""
 
-
-class UpNet(nn.Module):
-    def __init__(self, gamma: int = 16, c0: int = 64, c1: int = 128, c2: int = 256,
-                 width: int = 128, offset_scale: float = 0.05):
+    def __init__(self, gamma: int, c0: int = 32, c1: int = 64, c2: int = 128, width: int = 64):
         super().__init__()
         self.gamma = gamma
-        self.offset_scale = offset_scale
         self.f0 = MLP([3, c0, c0], act_last=True)
         self.sa1 = SetAbstraction(c0, c1)
         self.sa2 = SetAbstraction(c1, c2)
-        self.conv0 = convs(c0 + 3, width)
-        self.conv1 = convs(c1, width)
-        self.conv2 = convs(c2, width)
-        self.fuse01 = MLP([2 * width, width], act_last=True)  # near scales, halve dims
+        self.conv0 = MLP([c0 + 3, width], act_last=True)
+        self.conv1 = MLP([c1, width], act_last=True)
+        self.conv2 = MLP([c2, width], act_last=True)
+        self.fuse01 = MLP([2 * width, width], act_last=True)  # neighbouring scales, halved
         self.fuse12 = MLP([2 * width, width], act_last=True)
-        self.head = MLP([2 * width, 256, 256, 3 * gamma])
+        self.head = MLP([2 * width, 2 * width, 3 * gamma])
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.zeros_(self.head[-1].bias)
 
     def forward(self, centers, l1_index, l1_group, l2_index, l2_group,
                 l1_interp_index, l1_interp_weight, l2_interp_index, l2_interp_weight):
         f0 = self.f0(centers)
         p1, f1 = self.sa1(centers, f0, l1_index, l1_group)
         _p2, f2 = self.sa2(p1, f1, l2_index, l2_group)
-        f1u = tri_interp(f1, l1_interp_index, l1_interp_weight)
-        f2u = tri_interp(f2, l2_interp_index, l2_interp_weight)
-        a = self.fuse01(torch.cat([self.conv0(torch.cat([f0, centers], -1)), self.conv1(f1u)], -1))
-        b = self.fuse12(torch.cat([self.conv1(f1u), self.conv2(f2u)], -1))
+        f1u = self.conv1(tri_interp(f1, l1_interp_index, l1_interp_weight))
+        f2u = self.conv2(tri_interp(f2, l2_interp_index, l2_interp_weight))
+        a = self.fuse01(torch.cat([self.conv0(torch.cat([f0, centers], -1)), f1u], -1))
+        b = self.fuse12(torch.cat([f1u, f2u], -1))
         off = self.head(torch.cat([a, b], -1))  # [B, G, 3 gamma]
-        bsz, g, _ = off.shape
-        pts = centers.unsqueeze(2) + self.offset_scale * off.reshape(bsz, g, self.gamma, 3)
-        return pts.reshape(bsz, g * self.gamma, 3)
+        return off.reshape(*off.shape[:2], self.gamma, 3)
 
 
-def up_loss(points, gt_local, nb_centers, gamma: int, h: float = 0.03, w_rep: float = 0.2,
-            rep_k: int = 4):
-    """Eq. 12-14 made local and two-way.
+class UpNet(nn.Module):
+    def __init__(self, field: Field, gamma: int = 32, spread: float = 1.3, project_steps: int = 3,
+                 tangent: bool = True, residual: bool = True):
+        super().__init__()
+        self.field = field
+        self.gamma = gamma
+        self.spread = spread
+        self.project_steps = project_steps  # ablations: 0 = no field projection
+        self.tangent = tangent  # ablation: False = spread in a 3-D ball
+        self.residual = residual  # ablation in PyTorch only: False = deterministic spread
+        self.register_buffer("pattern", ball_pattern(gamma), persistent=False)
+        self.res = Residual(gamma)
 
-    points [B, G*gamma, 3]; gt_local [B, G, Kg, 3] = the Kg nearest ground-truth points of every
-    predicted center; nb_centers [B, G, M] = every center's M nearest centers (itself first).
-    - eq. 13 (output -> GT): L1 distance of each output point to its nearest GT point near its center
-    - reverse (GT -> output): each local GT point to the nearest output point of the M centers around
-    - eq. 12 repulsion: -d exp(-d^2/h^2) over the rep_k nearest other outputs in the same region
-    """
-    b, n, _ = points.shape
-    g = n // gamma
-    pts = points.reshape(b, g, gamma, 3)
-    d_og = torch.cdist(pts.reshape(b * g, gamma, 3), gt_local.reshape(b * g, -1, 3))
-    l_og = d_og.min(dim=2).values.mean()
-    flat = pts.reshape(b, g, gamma * 3)
-    local = gather_points(flat, nb_centers).reshape(b * g, -1, 3)  # [B*G, M*gamma, 3]
-    d_go = torch.cdist(gt_local.reshape(b * g, -1, 3), local)
-    l_go = d_go.min(dim=2).values.mean()
-    d_rep = torch.cdist(pts.reshape(b * g, gamma, 3), local)  # own points are the first gamma
-    d_rep = d_rep + torch.eye(gamma, local.shape[1], device=points.device) * 1e3
-    dk = torch.topk(d_rep, rep_k, dim=2, largest=False).values
-    l_rep = (-dk * torch.exp(-(dk / h) ** 2)).mean()
-    loss = l_og + l_go + w_rep * l_rep
-    return loss, {"o2g": l_og.item(), "g2o": l_go.item(), "rep": l_rep.item()}
+    def forward(self, centers, l1_index, l1_group, l2_index, l2_group,
+                l1_interp_index, l1_interp_weight, l2_interp_index, l2_interp_weight):
+        h = local_spacing(centers, l1_index, l1_group, l1_interp_index, l1_interp_weight)
+        pattern = self.spread * self.pattern  # [gamma, 3]
+        if self.tangent:
+            proj = tangent_projector(self.field, centers)  # [B, G, 3, 3]
+            off = torch.matmul(pattern, proj.transpose(-1, -2))  # [B, G, gamma, 3]; MatMul, not Einsum
+        else:
+            off = pattern.expand(*centers.shape[:2], -1, -1)
+        if self.residual:
+            off = off + self.res(centers, l1_index, l1_group, l2_index, l2_group,
+                                 l1_interp_index, l1_interp_weight, l2_interp_index, l2_interp_weight)
+        pts = centers.unsqueeze(2) + h.unsqueeze(2) * off
+        pts = self.field.project(pts, self.project_steps)
+        return pts.reshape(centers.shape[0], -1, 3)
+
+    def trainable(self):
+        return list(self.res.parameters())
