@@ -62,7 +62,7 @@ fn inspection(c: &mut Criterion) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(MODEL);
     let model = Model::load(&dir, &RuntimeConfig::default()).expect("the default model loads (run scripts/setup-ort.sh first)");
     let mut golden = GoldenPart::new(&model);
-    let mut dus_net = DusNet::new(model).expect("the default model reconstructs its reference");
+    let mut dus_net = DusNet::new(model);
     let base = scan();
     let mut group = c.benchmark_group("inspect");
     group.sample_size(10);

@@ -122,19 +122,27 @@ pub struct DusNet {
     /// The model's reconstruction of its own reference cloud (normalised frame): where a scan
     /// lacks material its reconstruction lacks it too, since the Down-Net only sees centers the
     /// scan has, so the missing-material term compares the scan with the whole learned part.
-    complete: Normality,
+    /// Made at load; if the graphs fail then, again with each part, which then fails safe.
+    complete: Option<Normality>,
 }
 
 impl DusNet {
-    /// Loads the detector and reconstructs the reference once (one Down-Net and Up-Net call).
-    pub fn new(model: Model) -> Result<DusNet, DetectError> {
+    pub fn new(model: Model) -> DusNet {
         let frame = Frame::new(&model);
-        let mut net = DusNet { model, frame, complete: Normality::points_only(vec![[0.0; 3]]) };
-        let reference = net.model.reference().to_vec();
+        let mut net = DusNet { model, frame, complete: None };
+        match net.reconstruct_reference() {
+            Ok(complete) => net.complete = Some(complete),
+            Err(e) => log::warn!("{}: cannot reconstruct the reference yet: {e}", net.model.dir.display()),
+        }
+        net
+    }
+
+    /// One noise-free Down-Net and Up-Net pass over the reference cloud.
+    fn reconstruct_reference(&mut self) -> Result<Normality, DetectError> {
+        let reference = self.model.reference().to_vec();
         let clean = NoiseLevels { alpha: 0.0, beta: 0.0 };
-        let (_, mut reconstructions) = net.reconstruct(&reference, |patches| vec![patches.noisy(clean, 0)], &mut Stopwatch::default())?;
-        net.complete = Normality::points_only(reconstructions.swap_remove(0));
-        Ok(net)
+        let (_, mut reconstructions) = self.reconstruct(&reference, |patches| vec![patches.noisy(clean, 0)], &mut Stopwatch::default())?;
+        Ok(Normality::points_only(reconstructions.swap_remove(0)))
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -161,9 +169,14 @@ impl Detector for DusNet {
         }
         let (rule, noise) = (manifest.scoring.rule(), manifest.noise);
         let mut watch = Stopwatch::default();
+        let complete = match self.complete.take() {
+            Some(complete) => complete,
+            None => self.reconstruct_reference()?,
+        };
         let (scan, reconstructions) = self.reconstruct(cloud.points(), |patches| draws(&noise, patches), &mut watch)?;
         let scale = self.frame.scale as f32;
-        let scores = watch.time(Stage::Score, || mean_scores(&scan, reconstructions, &self.complete, &rule, scale));
+        let scores = watch.time(Stage::Score, || mean_scores(&scan, reconstructions, &complete, &rule, scale));
+        self.complete = Some(complete);
         Ok(finish(scores, &rule, Some(self.model.manifest.scoring.threshold), watch))
     }
 }

@@ -100,7 +100,7 @@ impl SampleResult {
 /// Verdict and object score of the model in `dir` on each scan (paths relative to `dir`).
 pub fn measure(dir: &Path, scans: &[String], runtime: &RuntimeConfig) -> Result<Vec<(Verdict, f64)>, String> {
     let model = Model::load(dir, runtime).map_err(|e| format!("the model does not load: {e}"))?;
-    let mut detector = DusNet::new(model).map_err(|e| format!("the model cannot reconstruct its reference: {e}"))?;
+    let mut detector = DusNet::new(model);
     scans
         .iter()
         .map(|scan| {

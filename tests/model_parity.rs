@@ -168,7 +168,7 @@ fn rust_grouping_gives_the_down_net_inputs_python_gave() {
 fn rust_pipeline_reproduces_the_python_reference_scores() {
     for dir in shipped_models() {
         let fx = fixtures(&dir);
-        let mut detector = DusNet::new(Model::load(&dir, &RuntimeConfig::default()).unwrap()).unwrap();
+        let mut detector = DusNet::new(Model::load(&dir, &RuntimeConfig::default()).unwrap());
         for scan in &fx.scans {
             let inspection = detector.inspect(&cloud::read(&repo().join(&scan.file)).unwrap()).unwrap();
             let diff = (inspection.object_score - scan.object_score).abs();

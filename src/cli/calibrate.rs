@@ -101,7 +101,7 @@ fn template_scores(args: &CalibrateArgs) -> Result<Vec<(DetectorKind, Vec<f64>)>
     for (path, score) in args.good_scans.iter().zip(&golden) {
         println!("{}: reference object score {:.4} against the other templates", path.display(), score);
     }
-    let mut dus_net = DusNet::new(model).context("reconstructing the model's reference")?;
+    let mut dus_net = DusNet::new(model);
     let own = scans_scores(&mut dus_net, &args.good_scans)?;
     Ok(vec![(DetectorKind::DusNet, own), (DetectorKind::Reference, golden)])
 }

@@ -60,6 +60,13 @@ pub struct Decisions {
     pub caught: usize,
 }
 
+impl Row {
+    /// O-AUROC, P-AUROC, O-AUPR, P-AUPR.
+    fn metrics(&self) -> [f64; 4] {
+        [self.o_auroc, self.p_auroc, self.o_aupr, self.p_aupr]
+    }
+}
+
 impl Decisions {
     fn count(object_scores: &[f32], labels: &[bool], threshold: f64) -> Decisions {
         let mut d = Decisions::default();
@@ -199,17 +206,9 @@ fn print_table(rows: &[Row]) {
         "category", "detector", "O-AUROC", "P-AUROC", "O-AUPR", "P-AUPR", "false-reject", "caught"
     );
     for r in rows {
-        println!(
-            "{:<12} {:<10} {:>8.3} {:>8.3} {:>8.3} {:>8.3} {:>13} {:>9}",
-            r.category,
-            r.detector,
-            r.o_auroc,
-            r.p_auroc,
-            r.o_aupr,
-            r.p_aupr,
-            ratio(r.decisions, |d| (d.false_rejects, d.good)),
-            ratio(r.decisions, |d| (d.caught, d.defective))
-        );
+        let [o_auroc, p_auroc, o_aupr, p_aupr] = r.metrics();
+        let (rejected, caught) = (ratio(r.decisions, |d| (d.false_rejects, d.good)), ratio(r.decisions, |d| (d.caught, d.defective)));
+        println!("{:<12} {:<10} {o_auroc:>8.3} {p_auroc:>8.3} {o_aupr:>8.3} {p_aupr:>8.3} {rejected:>13} {caught:>9}", r.category, r.detector);
     }
     println!("false-reject: good scans rejected at the model's threshold; caught: defective scans rejected");
 }
@@ -217,19 +216,11 @@ fn print_table(rows: &[Row]) {
 fn write_csv(path: &Path, rows: &[Row]) -> Result<()> {
     let mut text = String::from("category,detector,o_auroc,p_auroc,o_aupr,p_aupr,good,false_rejects,defective,caught\n");
     for r in rows {
-        let d = r.decisions.map_or([String::new(), String::new(), String::new(), String::new()], |d| {
-            [d.good, d.false_rejects, d.defective, d.caught].map(|n| n.to_string())
-        });
-        text += &format!(
-            "{},{},{:.6},{:.6},{:.6},{:.6},{}\n",
-            r.category,
-            r.detector,
-            r.o_auroc,
-            r.p_auroc,
-            r.o_aupr,
-            r.p_aupr,
-            d.join(",")
-        );
+        let counts = r.decisions.map(|d| [d.good, d.false_rejects, d.defective, d.caught].map(|n| n.to_string()));
+        let mut fields = vec![r.category.clone(), r.detector.clone()];
+        fields.extend(r.metrics().map(|m| format!("{m:.6}")));
+        fields.extend(counts.unwrap_or_default());
+        text += &(fields.join(",") + "\n");
     }
     std::fs::write(path, text).with_context(|| format!("{}: cannot write", path.display()))
 }

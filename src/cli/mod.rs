@@ -120,7 +120,7 @@ impl DetectorKind {
 fn detector(kind: DetectorKind, dir: &Path, runtime: &RuntimeConfig) -> Result<Box<dyn Detector>> {
     let model = Model::load(dir, runtime).with_context(|| format!("loading the model in {}", dir.display()))?;
     Ok(match kind {
-        DetectorKind::DusNet => Box::new(DusNet::new(model).context("reconstructing the model's reference")?),
+        DetectorKind::DusNet => Box::new(DusNet::new(model)),
         DetectorKind::Reference => Box::new(GoldenPart::new(&model)),
     })
 }

@@ -121,7 +121,7 @@ fn load_model(config: &Config) -> Result<Loaded> {
     let model = Model::load(&resolved.dir, &runtime).with_context(|| format!("loading the model in {}", resolved.dir.display()))?;
     let name = format!("{} {}", model.manifest.model.name, model.manifest.model.version);
     log::info!("model {name} from {}", resolved.dir.display());
-    Ok(Loaded { detector: DusNet::new(model).context("reconstructing the model's reference")?, name })
+    Ok(Loaded { detector: DusNet::new(model), name })
 }
 
 /// A reject pulse and when to fire it.
