@@ -60,8 +60,7 @@ fn register_onto_first(templates: &[Cloud]) -> Result<Vec<Cloud>, DetectError> {
             if i == 0 {
                 return Ok(template.clone());
             }
-            let pose = reference.register(template.points());
-            let moved = template.points().iter().map(|p| pose.apply(&p.map(f64::from)).map(|v| v as f32));
+            let moved = reference.register(template.points()).apply_all(template.points());
             Cloud::from_points(moved).map_err(|problem| DetectError::Registration(format!("template {}: {problem}", i + 1)))
         })
         .collect()

@@ -91,8 +91,13 @@ struct Frame {
 
 impl Frame {
     fn new(model: &Model) -> Frame {
+        Frame::with_reference(model, model.reference())
+    }
+
+    /// `model`'s normalisation, registering onto `reference` instead of the model's own.
+    fn with_reference(model: &Model, reference: &[[f32; 3]]) -> Frame {
         let n = &model.manifest.normalisation;
-        Frame { reference: Reference::new(model.reference()), register: n.register, center: n.center, scale: n.scale }
+        Frame { reference: Reference::new(reference), register: n.register, center: n.center, scale: n.scale }
     }
 
     fn pose(&self, points: &[[f32; 3]]) -> Pose {
@@ -252,8 +257,7 @@ impl GoldenPart {
     /// leave-one-out calibration scores each template against the others this way.
     pub fn from_templates(templates: &[[f32; 3]], model: &Model, threshold: Option<f64>) -> GoldenPart {
         let rule = model.manifest.scoring.rule();
-        let mut frame = Frame::new(model);
-        frame.reference = Reference::new(templates);
+        let frame = Frame::with_reference(model, templates);
         GoldenPart { frame, normality: Normality::new(templates.to_vec(), &rule), rule, threshold }
     }
 }
@@ -267,7 +271,7 @@ impl Detector for GoldenPart {
         let mut watch = Stopwatch::default();
         let pose = watch.time(Stage::Register, || self.frame.pose(cloud.points()));
         let scores = watch.time(Stage::Score, || {
-            let registered: Vec<[f32; 3]> = cloud.points().iter().map(|p| pose.apply(&p.map(f64::from)).map(|v| v as f32)).collect();
+            let registered = pose.apply_all(cloud.points());
             point_scores(&registered, &self.normality, &self.normality, &self.rule, 1.0)
         });
         Ok(finish(scores, &self.rule, self.threshold, watch))

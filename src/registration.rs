@@ -32,6 +32,11 @@ impl Pose {
         [q.x, q.y, q.z]
     }
 
+    /// Every point moved, back in f32 (scan coordinates never need more).
+    pub fn apply_all(&self, points: &[[f32; 3]]) -> Vec<[f32; 3]> {
+        points.iter().map(|p| self.apply(&p.map(f64::from)).map(|v| v as f32)).collect()
+    }
+
     /// `self` after `first`.
     fn after(&self, first: &Pose) -> Pose {
         Pose {

@@ -79,13 +79,9 @@ struct Plane {
 
 impl Plane {
     /// Least-squares plane of `points` (normal = eigenvector of the smallest covariance eigenvalue).
-    fn fit(points: impl Iterator<Item = [f32; 3]> + Clone) -> Plane {
-        let n = points.clone().count().max(1) as f64;
-        let mean = points.clone().fold(Vector3::zeros(), |acc, p| acc + Vector3::from(p.map(f64::from))) / n;
-        let covariance = points.fold(Matrix3::zeros(), |acc, p| {
-            let d = Vector3::from(p.map(f64::from)) - mean;
-            acc + d * d.transpose()
-        });
+    fn fit(points: &[Vector3<f64>]) -> Plane {
+        let mean = points.iter().sum::<Vector3<f64>>() / points.len().max(1) as f64;
+        let covariance = points.iter().fold(Matrix3::zeros(), |acc, p| acc + (p - mean) * (p - mean).transpose());
         let eigen = SymmetricEigen::new(covariance);
         let smallest = eigen.eigenvalues.imin();
         let normal = eigen.eigenvectors.column(smallest);
@@ -114,7 +110,13 @@ impl Normality {
         let planes = if k == 0 {
             Vec::new()
         } else {
-            points.par_iter().map(|p| Plane::fit(index.nearest_k(p, k).into_iter().map(|n| points[n.index]))).collect()
+            points
+                .par_iter()
+                .map(|p| {
+                    let near: Vec<Vector3<f64>> = index.nearest_k(p, k).iter().map(|n| Vector3::from(points[n.index].map(f64::from))).collect();
+                    Plane::fit(&near)
+                })
+                .collect()
         };
         Normality { points, index, planes }
     }

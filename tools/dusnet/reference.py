@@ -153,13 +153,17 @@ class Model:
         self.up = ort.InferenceSession(os.path.join(model_dir, files["up"]["path"]), so, providers=prov)
 
     # ---- stages ----
-    def register_scan(self, scan: np.ndarray) -> np.ndarray:
-        """ICP to reference.pcd (if enabled) and normalisation; returns f32 [N, 3]."""
+    def registered(self, scan: np.ndarray) -> np.ndarray:
+        """The scan moved onto reference.pcd by the contract ICP (if enabled), f64, scan units."""
         pts = np.asarray(scan, dtype=np.float64)
         if self.register:
             r, t = icp(pts, self.reference, ref_tree=self.ref_tree)
             pts = apply_rigid(pts, r, t)
-        return normalise(pts, self.center, self.scale)
+        return pts
+
+    def register_scan(self, scan: np.ndarray) -> np.ndarray:
+        """ICP to reference.pcd (if enabled) and normalisation; returns f32 [N, 3]."""
+        return normalise(self.registered(scan), self.center, self.scale)
 
     def complete(self) -> np.ndarray:
         """The model's noise-off reconstruction of its own reference cloud, normalised frame (Rust
@@ -175,10 +179,7 @@ class Model:
         """The golden-part comparison (Rust `GoldenPart`): ICP to reference.pcd, the scan scored
         against the reference by the model's rule (or `scoring`), scan units."""
         sc = self.cfg["scoring"] if scoring is None else scoring
-        pts = np.asarray(scan, dtype=np.float64)
-        if self.register:
-            r, t = icp(pts, self.reference, ref_tree=self.ref_tree)
-            pts = apply_rigid(pts, r, t)
+        pts = self.registered(scan)
         cache = self.ref_cache.setdefault(sc.get("rule", "paper"), {})
         s = score_points(pts, self.reference, sc, 1.0, cache)
         return {"object_score": object_score(s, sc), "point_scores": s}
