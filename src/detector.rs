@@ -146,7 +146,8 @@ impl DusNet {
     fn reconstruct_reference(&mut self) -> Result<Normality, DetectError> {
         let reference = self.model.reference().to_vec();
         let clean = NoiseLevels { alpha: 0.0, beta: 0.0 };
-        let (_, mut reconstructions) = self.reconstruct(&reference, |patches| vec![patches.noisy(clean, 0)], &mut Stopwatch::default())?;
+        let (_, mut reconstructions) =
+            self.reconstruct(&reference, |passes| passes.iter().map(|p| p.noisy(clean, 0)).collect(), &mut Stopwatch::default())?;
         Ok(Normality::points_only(reconstructions.swap_remove(0)))
     }
 
@@ -155,10 +156,11 @@ impl DusNet {
     }
 }
 
-/// Noisy Down-Net inputs for each test-time draw (seed, seed + 1, ...).
-fn draws(noise: &Noise, patches: &Patches) -> Vec<(Vec<f32>, Vec<f32>)> {
+/// Noisy Down-Net inputs for each test-time draw (seed, seed + 1, ...), each draw over every
+/// grouping pass: draw-major, so a draw's reconstruction is `passes` consecutive batch items.
+fn draws(noise: &Noise, passes: &[Patches]) -> Vec<(Vec<f32>, Vec<f32>)> {
     let levels = NoiseLevels { alpha: noise.alpha, beta: noise.beta };
-    (0..noise.draws as u64).map(|d| patches.noisy(levels, noise.seed + d)).collect()
+    (0..noise.draws as u64).flat_map(|d| passes.iter().map(move |p| p.noisy(levels, noise.seed + d))).collect()
 }
 
 impl Detector for DusNet {
@@ -188,11 +190,12 @@ impl Detector for DusNet {
 
 impl DusNet {
     /// Register, normalise, group, Down-Net, Up-Net: the normalised points and one reconstruction
-    /// per batch item that `batch` makes from the patches.
+    /// per draw, the union of the Up-Net outputs of `grouping.passes` consecutive batch items
+    /// that `batch` makes from the passes' patches.
     fn reconstruct(
         &mut self,
         points: &[[f32; 3]],
-        batch: impl FnOnce(&Patches) -> Vec<(Vec<f32>, Vec<f32>)>,
+        batch: impl FnOnce(&[Patches]) -> Vec<(Vec<f32>, Vec<f32>)>,
         watch: &mut Stopwatch,
     ) -> Result<(Vec<[f32; 3]>, Vec<Vec<[f32; 3]>>), DetectError> {
         let g = self.model.manifest.grouping;
@@ -202,14 +205,14 @@ impl DusNet {
         });
         let patches = watch.time(Stage::Group, || {
             let sample: Vec<[f32; 3]> = stride_indices(scan.len(), g.points).into_iter().map(|i| scan[i]).collect();
-            Patches::group(&sample, g.groups, g.group_size)
+            Patches::groupings(&sample, g.groups, g.group_size, g.passes)
         });
         let batch = batch(&patches);
         let centers = watch.time(Stage::DownNet, || self.model.predict_centers(&batch))?;
         let pyramids: Vec<Pyramid> =
             watch.time(Stage::Pyramid, || centers.iter().map(|c| Pyramid::build(c, g.up_neighbours)).collect());
-        let reconstructions = watch.time(Stage::UpNet, || self.model.reconstruct(&centers, &pyramids))?;
-        Ok((scan, reconstructions))
+        let outputs = watch.time(Stage::UpNet, || self.model.reconstruct(&centers, &pyramids))?;
+        Ok((scan, outputs.chunks(g.passes).map(|passes| passes.concat()).collect()))
     }
 }
 

@@ -6,6 +6,7 @@
 //! so the Python reference picks the same points.
 
 use rand::SeedableRng;
+use rayon::prelude::*;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
 
@@ -18,13 +19,18 @@ use crate::spatial::PointIndex;
 /// chosen set: a bucket whose box is farther from the new center than that distance cannot change
 /// and is skipped (bucket FPS). The result is exactly that of the plain O(N·count) loop.
 pub fn farthest_point_sampling(points: &[[f32; 3]], count: usize) -> Vec<usize> {
+    farthest_point_sampling_from(points, count, 0)
+}
+
+/// Farthest point sampling as [`farthest_point_sampling`], starting at index `start`.
+pub fn farthest_point_sampling_from(points: &[[f32; 3]], count: usize, start: usize) -> Vec<usize> {
     let count = count.min(points.len());
     if count == 0 {
         return Vec::new();
     }
     let mut buckets = Buckets::new(points);
     let mut chosen = Vec::with_capacity(count);
-    let mut current = 0;
+    let mut current = start.min(points.len() - 1);
     for _ in 0..count {
         chosen.push(current);
         current = buckets.add_center(points[current]);
@@ -180,14 +186,29 @@ pub struct NoiseLevels {
 }
 
 impl Patches {
-    /// Groups `points` into `groups` patches of `group_size` points.
+    /// Groups `points` into `groups` patches of `group_size` points, FPS from point 0.
     pub fn group(points: &[[f32; 3]], groups: usize, group_size: usize) -> Patches {
-        let centers: Vec<[f32; 3]> = farthest_point_sampling(points, groups).into_iter().map(|i| points[i]).collect();
-        let neighbours = neighbourhoods(points, &centers, group_size)
-            .into_iter()
-            .map(|group| group.into_iter().map(|i| points[i]).collect())
-            .collect();
-        Patches { centers, neighbours }
+        Patches::groupings(points, groups, group_size, 1).swap_remove(0)
+    }
+
+    /// `passes` groupings of `points`: pass `p` starts FPS at point `p * n / passes`, so each
+    /// pass puts its centers elsewhere and their reconstructions interleave. One k-d tree serves
+    /// every pass.
+    pub fn groupings(points: &[[f32; 3]], groups: usize, group_size: usize, passes: usize) -> Vec<Patches> {
+        let index = PointIndex::<f32>::new(points);
+        (0..passes.max(1))
+            .into_par_iter()
+            .map(|pass| {
+                let start = pass * points.len() / passes.max(1);
+                let centers: Vec<[f32; 3]> =
+                    farthest_point_sampling_from(points, groups, start).into_iter().map(|i| points[i]).collect();
+                let neighbours = centers
+                    .iter()
+                    .map(|c| index.nearest_k(c, group_size).into_iter().map(|n| points[n.index]).collect())
+                    .collect();
+                Patches { centers, neighbours }
+            })
+            .collect()
     }
 
     /// The Down-Net's two inputs for one draw of Noise-Gen (eq. 1): noisy centers [G*3] and
@@ -326,6 +347,19 @@ mod tests {
     fn fps_spreads_points_to_the_extremes() {
         let line: Vec<[f32; 3]> = (0..11).map(|i| [i as f32, 0.0, 0.0]).collect();
         assert_eq!(farthest_point_sampling(&line, 3), vec![0, 10, 5]);
+    }
+
+    #[test]
+    fn each_grouping_pass_starts_fps_at_its_own_point() {
+        let points: Vec<[f32; 3]> = (0..400).map(|i| [(i % 20) as f32, (i / 20) as f32, 0.0]).collect();
+        let passes = Patches::groupings(&points, 16, 4, 4);
+        assert_eq!(passes.len(), 4);
+        assert_eq!(passes[0], Patches::group(&points, 16, 4));
+        for (p, patches) in passes.iter().enumerate() {
+            assert_eq!(patches.centers[0], points[p * 100], "pass {p}");
+            assert_eq!(patches.neighbours[0][0], points[p * 100], "a center's nearest point is itself");
+        }
+        assert_ne!(passes[1].centers, passes[0].centers);
     }
 
     #[test]

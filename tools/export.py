@@ -102,7 +102,8 @@ def build_toml(name, cfg, ck, out, threshold, training, evald, created, scoring)
     return {
         "model": {"name": name, "version": "1.0.0", "created": created},
         "grouping": {"points": cfg["points"], "groups": cfg["groups"], "group_size": cfg["group_size"],
-                     "up_ratio": cfg["up_ratio"], "up_neighbours": cfg["up_neighbours"]},
+                     "up_ratio": cfg["up_ratio"], "up_neighbours": cfg["up_neighbours"],
+                     "passes": cfg.get("passes", 1)},
         "noise": {"alpha": 0.0, "beta": 0.0, "draws": 1, "seed": 7},
         "normalisation": {"register": True, "center": [float(x) for x in ck["center"]],
                           "scale": float(ck["scale"])},
@@ -284,7 +285,7 @@ def main():
     pdir = os.path.join(out, "parity")
     shutil.rmtree(pdir, ignore_errors=True)
     os.makedirs(pdir)
-    c1, p1 = m.down_inputs(centers, nbrs)
+    c1, p1 = m.down_inputs(centers[:1], nbrs[:1])  # the first grouping pass: batch 1
     pred1 = m.run_down(c1, p1)
     rec1, feeds1 = m.run_up(pred1)
     doc = {"down": {"inputs": [write_raw(pdir, "down__centers", c1), write_raw(pdir, "down__patches", p1)],

@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use ort::environment::Environment;
 use ort::ep::ExecutionProviderDispatch;
+use ort::session::builder::GraphOptimizationLevel;
 use ort::session::{Session, SessionInputValue};
 use ort::value::TensorRef;
 
@@ -125,14 +126,21 @@ impl Graph {
     pub fn load(path: &Path, config: &RuntimeConfig) -> Result<Graph, ModelError> {
         let env = environment(config)?;
         let fail = |e: String| ModelError::Session { path: path.to_path_buf(), message: e };
-        let session = Session::builder(env)
-            .map_err(|e| fail(e.to_string()))?
-            .with_intra_threads(config.threads.max(1))
-            .map_err(|e| fail(e.to_string()))?
-            .with_execution_providers(providers(config)?)
-            .map_err(|e| fail(e.to_string()))?
-            .commit_from_file(path)
-            .map_err(|e| fail(e.to_string()))?;
+        // A small box runs one part at a time beside Rust stages that want the same cores: ORT's
+        // idle worker threads must sleep, not spin (spinning doubled the graphs' time and slowed
+        // FPS and scoring beside them on 2 cores), and one graph runs at a time (no inter-op pool).
+        let providers = providers(config)?;
+        let build = || -> ort::Result<Session> {
+            Ok(Session::builder(env)?
+                .with_optimization_level(GraphOptimizationLevel::All)?
+                .with_intra_threads(config.threads.max(1))?
+                .with_inter_threads(1)?
+                .with_intra_op_spinning(false)?
+                .with_inter_op_spinning(false)?
+                .with_execution_providers(providers)?
+                .commit_from_file(path)?)
+        };
+        let session = build().map_err(|e| fail(e.to_string()))?;
         Ok(Graph { session, path: path.to_path_buf() })
     }
 

@@ -70,8 +70,9 @@ def sqdist_f32(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (dx * dx + dy * dy) + dz * dz
 
 
-def fps(points: np.ndarray, m: int) -> np.ndarray:
-    """Farthest point sampling, contract rule: start at 0, f32 distances, first argmax."""
+def fps(points: np.ndarray, m: int, start: int = 0) -> np.ndarray:
+    """Farthest point sampling, contract rule: start at `start` (0 unless a later grouping
+    pass), f32 distances, first argmax."""
     p = np.ascontiguousarray(points, dtype=np.float32)
     n = len(p)
     if m > n:
@@ -79,7 +80,7 @@ def fps(points: np.ndarray, m: int) -> np.ndarray:
     x, y, z = p[:, 0].copy(), p[:, 1].copy(), p[:, 2].copy()
     dist = np.full(n, np.inf, dtype=np.float32)
     out = np.empty(m, dtype=np.int64)
-    cur = 0
+    cur = start
     for s in range(m):
         out[s] = cur
         dx = x - x[cur]

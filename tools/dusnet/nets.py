@@ -36,6 +36,7 @@ class TorchModel(Model):
         self.nets, self.device = nets, device
         self.points, self.groups, self.k = cfg["points"], cfg["groups"], cfg["group_size"]
         self.gamma, self.s = cfg["up_ratio"], cfg["up_neighbours"]
+        self.passes = cfg.get("passes", 1)
         self.register, self.center, self.scale = True, list(center), float(scale)
         self.reference = np.asarray(reference, dtype=np.float64)
         self.ref_tree = cKDTree(self.reference)

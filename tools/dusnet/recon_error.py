@@ -47,13 +47,12 @@ def summarise(fwd_mm: np.ndarray, back_mm: np.ndarray) -> dict:
 
 def reconstruct(model, scan: np.ndarray):
     """The inference path of `reference.Model` up to the reconstruction (noise off).
-    Returns (q: the scan registered and normalised, recon [G*gamma, 3], pred_centers)."""
+    Returns (q: the scan registered and normalised, recon [passes*G*gamma, 3], pred_centers of all passes)."""
     q = model.register_scan(scan)
     centers, neighbours = model.group(q)
     c, p = model.down_inputs(centers, neighbours)
     pred = model.run_down(c, p)
-    recon, _ = model.run_up(pred)
-    return q, recon[0], pred[0]
+    return q, model.reconstructions(pred)[0], pred.reshape(-1, 3)
 
 
 def template_errors(model, templates_raw, scale: float) -> dict:

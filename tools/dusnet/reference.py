@@ -138,6 +138,7 @@ class Model:
         g = self.cfg["grouping"]
         self.points, self.groups, self.k = g["points"], g["groups"], g["group_size"]
         self.gamma, self.s = g["up_ratio"], g["up_neighbours"]
+        self.passes = g.get("passes", 1)
         nrm = self.cfg["normalisation"]
         self.register, self.center, self.scale = nrm["register"], nrm["center"], nrm["scale"]
         files = self.cfg["files"]
@@ -172,7 +173,7 @@ class Model:
         if self._complete is None:
             q = self.register_scan(self.reference.astype(np.float32))
             c, p = self.down_inputs(*self.group(q))
-            self._complete = self.run_up(self.run_down(c, p))[0][0]
+            self._complete = self.reconstructions(self.run_down(c, p))[0]
         return self._complete
 
     def golden(self, scan: np.ndarray, scoring: dict | None = None):
@@ -185,15 +186,21 @@ class Model:
         return {"object_score": object_score(s, sc), "point_scores": s}
 
     def group(self, q: np.ndarray):
+        """The `grouping.passes` groupings of the stride sample: pass p starts FPS at sample
+        index p * n // passes. Returns centers [P, G, 3] and neighbours [P, G, K, 3]."""
         sample = q[stride_indices(len(q), self.points)]
-        ci = fps(sample, self.groups)
-        centers = sample[ci]
-        nb = knn(centers, sample, self.k)
-        return centers, sample[nb]
+        centers, neighbours = [], []
+        for p in range(self.passes):
+            c = sample[fps(sample, self.groups, start=p * len(sample) // self.passes)]
+            centers.append(c)
+            neighbours.append(sample[knn(c, sample, self.k)])
+        return np.stack(centers), np.stack(neighbours)
 
     def down_inputs(self, centers, neighbours, alpha=0.0, beta=0.0, draws=1, seed=7):
-        c = np.repeat(centers[None], draws, axis=0).astype(np.float32)
-        n = np.repeat(neighbours[None], draws, axis=0).astype(np.float32)
+        """Down-Net batch of `draws` x passes items, draw-major."""
+        g, k = centers.shape[-2], neighbours.shape[-2]
+        c = np.repeat(centers[None], draws, axis=0).reshape(-1, g, 3).astype(np.float32)
+        n = np.repeat(neighbours[None], draws, axis=0).reshape(-1, g, k, 3).astype(np.float32)
         if alpha > 0 or beta > 0:
             from .noise_gen import noise_gen
             return noise_gen(c, n, alpha, beta, np.random.default_rng(seed))
@@ -208,6 +215,11 @@ class Model:
         feeds.update({k: idx[k] for k in NAMES})
         return self.up.run(["points"], feeds)[0], feeds
 
+    def reconstructions(self, pred):
+        """One reconstruction per draw: the union of its passes' Up-Net outputs."""
+        rec = self.run_up(pred)[0]
+        return rec.reshape(len(rec) // self.passes, -1, 3)
+
     def infer(self, scan: np.ndarray, alpha=None, beta=None, draws=None, seed=None):
         nz = self.cfg.get("noise", {})
         alpha = nz.get("alpha", 0.0) if alpha is None else alpha
@@ -221,7 +233,7 @@ class Model:
         centers, neighbours = self.group(q)
         c, p = self.down_inputs(centers, neighbours, alpha, beta, draws, seed)
         pred = self.run_down(c, p)
-        recon, _ = self.run_up(pred)
+        recon = self.reconstructions(pred)
         s = np.mean([score_points(q, r, sc, self.scale, complete=self.complete()) for r in recon], axis=0)
         obj = object_score(s, sc)
         return {"object_score": obj, "threshold": sc["threshold"],
