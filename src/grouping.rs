@@ -165,7 +165,11 @@ struct Columns {
 /// Index `k` nearest points of `points` around each of `queries` (indices into `points`), the
 /// query point itself included when it belongs to `points`.
 pub fn neighbourhoods(points: &[[f32; 3]], queries: &[[f32; 3]], k: usize) -> Vec<Vec<usize>> {
-    let index = PointIndex::<f32>::new(points);
+    nearest_in(&PointIndex::<f32>::new(points), queries, k)
+}
+
+/// [`neighbourhoods`] over an index already built.
+fn nearest_in(index: &PointIndex<f32>, queries: &[[f32; 3]], k: usize) -> Vec<Vec<usize>> {
     queries.iter().map(|q| index.nearest_k(q, k).into_iter().map(|n| n.index).collect()).collect()
 }
 
@@ -196,15 +200,16 @@ impl Patches {
     /// every pass.
     pub fn groupings(points: &[[f32; 3]], groups: usize, group_size: usize, passes: usize) -> Vec<Patches> {
         let index = PointIndex::<f32>::new(points);
-        (0..passes.max(1))
+        let passes = passes.max(1);
+        (0..passes)
             .into_par_iter()
             .map(|pass| {
-                let start = pass * points.len() / passes.max(1);
+                let start = pass * points.len() / passes;
                 let centers: Vec<[f32; 3]> =
                     farthest_point_sampling_from(points, groups, start).into_iter().map(|i| points[i]).collect();
-                let neighbours = centers
-                    .iter()
-                    .map(|c| index.nearest_k(c, group_size).into_iter().map(|n| points[n.index]).collect())
+                let neighbours = nearest_in(&index, &centers, group_size)
+                    .into_iter()
+                    .map(|group| group.into_iter().map(|i| points[i]).collect())
                     .collect();
                 Patches { centers, neighbours }
             })
