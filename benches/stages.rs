@@ -38,7 +38,7 @@ fn geometry(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("score_surface_vs_16k_reconstruction", size), points, |b, p| {
             {
             let complete = Normality::points_only(reconstruction.clone());
-            b.iter(|| point_scores(black_box(p), &Normality::new(reconstruction.clone(), &rule), &complete, &rule, 1.0))
+            b.iter(|| point_scores(black_box(p), &Normality::for_one_scan(reconstruction.clone(), &rule), &complete, &rule, 1.0))
         }
         });
         // Golden part: the reference's planes are fitted once, when the model loads.

@@ -6,7 +6,7 @@
 //! scored against them, as a new good part would be).
 
 use crate::cloud::Cloud;
-use crate::detector::{DetectError, Detector, GoldenPart};
+use crate::detector::{DetectError, Detector, DusNet, GoldenPart, Inspection};
 use crate::model::Model;
 use crate::registration::Reference;
 
@@ -39,12 +39,31 @@ pub fn default_margin(scores: usize) -> f64 {
 /// rule: the templates are registered onto the first, then each is compared with the union of the
 /// rest as the golden part compares a scan with the reference.
 pub fn leave_one_out_scores(templates: &[Cloud], model: &Model) -> Result<Vec<f64>, DetectError> {
+    each_against_the_others(templates, |others, held_out| GoldenPart::from_templates(others, model, None).inspect(held_out))
+}
+
+/// DUS-Net's object score of each template with missing material judged against the union of
+/// the other templates. Its reconstruction still comes from a model that learned every template;
+/// the missing-material term is what a reference containing the template would hide completely.
+pub fn dus_net_leave_one_out_scores(templates: &[Cloud], dus_net: &mut DusNet) -> Result<Vec<f64>, DetectError> {
+    each_against_the_others(templates, |others, held_out| {
+        dus_net.judge_missing_against(others)?;
+        dus_net.inspect(held_out)
+    })
+}
+
+/// `score(others, held_out)` for each template held out, the others being the union of the rest,
+/// all registered onto the first template.
+fn each_against_the_others(
+    templates: &[Cloud],
+    mut score: impl FnMut(&[[f32; 3]], &Cloud) -> Result<Inspection, DetectError>,
+) -> Result<Vec<f64>, DetectError> {
     let registered = register_onto_first(templates)?;
     (0..registered.len())
         .map(|i| {
             let others: Vec<[f32; 3]> =
                 registered.iter().enumerate().filter(|&(j, _)| j != i).flat_map(|(_, t)| t.points().iter().copied()).collect();
-            GoldenPart::from_templates(&others, model, None).inspect(&registered[i]).map(|inspection| inspection.object_score)
+            score(&others, &registered[i]).map(|inspection| inspection.object_score)
         })
         .collect()
 }

@@ -49,6 +49,16 @@ pub fn categories(root: &Path, only: &[String]) -> Result<Vec<Category>> {
             bail!("{}: no category '{wanted}' (a folder with a test/ subfolder)", root.display());
         }
     }
+    if found.is_empty() {
+        bail!(
+            "{}: no category here: expected <category>/test/ with scans (.pcd, .ply, .xyz) and their labels in \
+             <category>/GT/<scan>.txt (Anomaly-ShapeNet, x,y,z,label) or <category>/gt/<scan>.txt (Real3D-AD, space-separated)",
+            root.display()
+        );
+    }
+    if let Some(empty) = found.iter().find(|c| c.test.is_empty()) {
+        bail!("{}: no scans (.pcd, .ply, .xyz) in test/", root.join(&empty.name).display());
+    }
     found.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(found)
 }

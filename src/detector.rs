@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::cloud::Cloud;
 use crate::grouping::{NoiseLevels, Patches, Pyramid};
-use crate::model::{Manifest, Model, ModelError, Noise};
+use crate::model::{Manifest, MissingAgainst, Model, ModelError, Noise, ScanCheck};
 use crate::registration::{stride_indices, Pose, Reference};
 use crate::scoring::{object_score, point_scores, Normality, ScoringRule};
 
@@ -57,6 +57,10 @@ pub struct Inspection {
 pub enum DetectError {
     #[error("the scan has {have} points; the model needs at least {need}")]
     TooFewPoints { have: usize, need: usize },
+    #[error("incomplete scan: {have} points, where a whole scan of this part has {expected} (at least {} % needed)", min_fraction * 100.0)]
+    Incomplete { have: usize, expected: usize, min_fraction: f64 },
+    #[error("wrong extent: the scan is {ratio:.3}x the part's (allowed {:.2}x to {max_ratio:.2}x): another part, or other units", 1.0 / max_ratio)]
+    WrongExtent { ratio: f64, max_ratio: f64 },
     #[error("registration failed: {0}")]
     Registration(String),
     #[error(transparent)]
@@ -84,6 +88,9 @@ impl Stopwatch {
 /// The part's frame: registration onto the reference cloud, then the manifest's fixed normalisation.
 struct Frame {
     reference: Reference,
+    /// The reference's RMS distance from its centroid (rotation does not change it).
+    extent: f64,
+    scan: ScanCheck,
     register: bool,
     center: [f64; 3],
     scale: f64,
@@ -97,7 +104,29 @@ impl Frame {
     /// `model`'s normalisation, registering onto `reference` instead of the model's own.
     fn with_reference(model: &Model, reference: &[[f32; 3]]) -> Frame {
         let n = &model.manifest.normalisation;
-        Frame { reference: Reference::new(reference), register: n.register, center: n.center, scale: n.scale }
+        Frame {
+            reference: Reference::new(reference),
+            extent: rms_radius(reference),
+            scan: model.manifest.scan,
+            register: n.register,
+            center: n.center,
+            scale: n.scale,
+        }
+    }
+
+    /// Refuses, before any work, a scan that is not a whole scan of this part (`[scan]`).
+    fn admit(&self, cloud: &Cloud) -> Result<(), DetectError> {
+        let check = &self.scan;
+        if let Some(expected) = check.points {
+            if (cloud.len() as f64) < check.min_fraction * expected as f64 {
+                return Err(DetectError::Incomplete { have: cloud.len(), expected, min_fraction: check.min_fraction });
+            }
+        }
+        let ratio = rms_radius(cloud.points()) / self.extent;
+        if !(ratio <= check.max_extent_ratio && ratio * check.max_extent_ratio >= 1.0) {
+            return Err(DetectError::WrongExtent { ratio, max_ratio: check.max_extent_ratio });
+        }
+        Ok(())
     }
 
     fn pose(&self, points: &[[f32; 3]]) -> Pose {
@@ -120,14 +149,22 @@ impl Frame {
     }
 }
 
+/// Root mean square distance of `points` from their centroid, in f64.
+fn rms_radius(points: &[[f32; 3]]) -> f64 {
+    let n = points.len().max(1) as f64;
+    let mean = points.iter().fold([0.0f64; 3], |m, p| [0, 1, 2].map(|k| m[k] + f64::from(p[k]))).map(|v| v / n);
+    (points.iter().map(|p| (0..3).map(|k| (f64::from(p[k]) - mean[k]).powi(2)).sum::<f64>()).sum::<f64>() / n).sqrt()
+}
+
 /// DUS-Net: group, Down-Net, Up-Net, distance to the reconstruction.
 pub struct DusNet {
     model: Model,
     frame: Frame,
-    /// The model's reconstruction of its own reference cloud (normalised frame): where a scan
-    /// lacks material its reconstruction lacks it too, since the Down-Net only sees centers the
-    /// scan has, so the missing-material term compares the scan with the whole learned part.
-    /// Made at load; if the graphs fail then, again with each part, which then fails safe.
+    /// The whole part (normalised frame) for the missing-material term: where a scan lacks
+    /// material its reconstruction lacks it too, since the Down-Net only sees centers the scan
+    /// has. `scoring.missing_against` says which cloud: the model's reconstruction of its own
+    /// reference, or the reference itself. Made at load; if the graphs fail then, again with each
+    /// part, which then fails safe.
     complete: Option<Normality>,
 }
 
@@ -135,20 +172,51 @@ impl DusNet {
     pub fn new(model: Model) -> DusNet {
         let frame = Frame::new(&model);
         let mut net = DusNet { model, frame, complete: None };
-        match net.reconstruct_reference() {
+        match net.complete_part() {
             Ok(complete) => net.complete = Some(complete),
             Err(e) => log::warn!("{}: cannot reconstruct the reference yet: {e}", net.model.dir.display()),
+        }
+        if net.model.manifest.scoring.missing_against == MissingAgainst::Reference {
+            // Warm-up: ONNX Runtime's first run of a graph sizes its memory and is slower; the
+            // reconstruction of the reference above is that run when missing material needs it.
+            let reference = net.model.reference().to_vec();
+            if let Err(e) = net.reconstruct_clean(&reference) {
+                log::warn!("{}: warm-up failed: {e}", net.model.dir.display());
+            }
         }
         net
     }
 
-    /// One noise-free Down-Net and Up-Net pass over the reference cloud.
-    fn reconstruct_reference(&mut self) -> Result<Normality, DetectError> {
+    /// The cloud missing material is judged against, made from the reference cloud.
+    fn complete_part(&mut self) -> Result<Normality, DetectError> {
         let reference = self.model.reference().to_vec();
+        self.complete_from(&reference)
+    }
+
+    /// The cloud missing material is judged against, made from `part` (the reference's frame,
+    /// scan units) as `scoring.missing_against` says: `part` itself, or one noise-free Down-Net
+    /// and Up-Net pass over it.
+    fn complete_from(&mut self, part: &[[f32; 3]]) -> Result<Normality, DetectError> {
+        Ok(Normality::points_only(match self.model.manifest.scoring.missing_against {
+            MissingAgainst::Reference => self.frame.normalise(part, &Pose::identity()),
+            MissingAgainst::Reconstruction => self.reconstruct_clean(part)?,
+        }))
+    }
+
+    /// One noise-free Down-Net and Up-Net pass over `part`: its reconstruction, normalised frame.
+    fn reconstruct_clean(&mut self, part: &[[f32; 3]]) -> Result<Vec<[f32; 3]>, DetectError> {
         let clean = NoiseLevels { alpha: 0.0, beta: 0.0 };
         let (_, mut reconstructions) =
-            self.reconstruct(&reference, |passes| passes.iter().map(|p| p.noisy(clean, 0)).collect(), &mut Stopwatch::default())?;
-        Ok(Normality::points_only(reconstructions.swap_remove(0)))
+            self.reconstruct(part, |passes| passes.iter().map(|p| p.noisy(clean, 0)).collect(), &mut Stopwatch::default())?;
+        Ok(reconstructions.swap_remove(0))
+    }
+
+    /// Judges missing material against `part` (registered, scan units) instead of the
+    /// reference: leave-one-out calibration scores a template against the others, since against
+    /// a reference that contains it a template lacks nothing.
+    pub fn judge_missing_against(&mut self, part: &[[f32; 3]]) -> Result<(), DetectError> {
+        self.complete = Some(self.complete_from(part)?);
+        Ok(())
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -174,11 +242,12 @@ impl Detector for DusNet {
         if cloud.len() < need {
             return Err(DetectError::TooFewPoints { have: cloud.len(), need });
         }
+        self.frame.admit(cloud)?;
         let (rule, noise) = (manifest.scoring.rule(), manifest.noise);
         let mut watch = Stopwatch::default();
         let complete = match self.complete.take() {
             Some(complete) => complete,
-            None => self.reconstruct_reference()?,
+            None => self.complete_part()?,
         };
         let (scan, reconstructions) = self.reconstruct(cloud.points(), |patches| draws(&noise, patches), &mut watch)?;
         let scale = self.frame.scale as f32;
@@ -227,7 +296,7 @@ fn mean_scores(
     let mut total = vec![0.0f32; scan.len()];
     let draws = reconstructions.len().max(1) as f32;
     for reconstruction in reconstructions {
-        let normality = Normality::new(reconstruction, rule);
+        let normality = Normality::for_one_scan(reconstruction, rule);
         for (t, s) in total.iter_mut().zip(point_scores(scan, &normality, complete, rule, scale)) {
             *t += s;
         }
@@ -271,6 +340,7 @@ impl Detector for GoldenPart {
     }
 
     fn inspect(&mut self, cloud: &Cloud) -> Result<Inspection, DetectError> {
+        self.frame.admit(cloud)?;
         let mut watch = Stopwatch::default();
         let pose = watch.time(Stage::Register, || self.frame.pose(cloud.points()));
         let scores = watch.time(Stage::Score, || {

@@ -7,6 +7,8 @@
 
 use nalgebra::{Matrix3, Vector3};
 
+use rayon::prelude::*;
+
 use crate::spatial::PointIndex;
 
 /// Points of the scan used to estimate the pose; more buys little accuracy and costs time.
@@ -73,6 +75,13 @@ impl Reference {
 
     /// The pose that moves `scan` onto this reference.
     pub fn register(&self, scan: &[[f32; 3]]) -> Pose {
+        self.register_counting(scan).0
+    }
+
+    /// The pose and the ICP iterations it took: at most `ICP_ITERATIONS`, fewer once an
+    /// iteration keeps exactly the pairs of the one before. Its motion was then fitted to these
+    /// very pairs, so every later step is the identity (to rounding): stopping changes nothing.
+    fn register_counting(&self, scan: &[[f32; 3]]) -> (Pose, usize) {
         let sample: Vec<[f64; 3]> = stride_indices(scan.len(), ICP_SAMPLE)
             .into_iter()
             .map(|i| scan[i].map(f64::from))
@@ -80,26 +89,38 @@ impl Reference {
         let start = centroid(&sample);
         let mut pose = Pose::identity();
         pose.translation = Vector3::from(self.centroid) - Vector3::from(start);
-        for _ in 0..ICP_ITERATIONS {
-            pose = self.refine(&sample, &pose).after(&pose);
+        let mut previous = Vec::new();
+        for iteration in 1..=ICP_ITERATIONS {
+            let pairs = self.pairs(&sample, &pose);
+            if pairs == previous {
+                return (pose, iteration - 1);
+            }
+            pose = self.motion(&sample, &pose, &pairs).after(&pose);
+            previous = pairs;
         }
-        pose
+        (pose, ICP_ITERATIONS)
     }
 
-    /// One ICP step: match, trim, and the Kabsch motion of the moved sample onto its matches.
-    fn refine(&self, sample: &[[f64; 3]], pose: &Pose) -> Pose {
-        let mut pairs: Vec<([f64; 3], usize, f64)> = sample
-            .iter()
-            .map(|p| {
-                let moved = pose.apply(p);
-                let n = self.index.nearest(&moved);
-                (moved, n.index, n.distance_sq)
+    /// The kept correspondences of one ICP step, (sample index, reference index), closest first:
+    /// each moved sample point's nearest reference point, the farthest `1 - ICP_KEEP` dropped.
+    fn pairs(&self, sample: &[[f64; 3]], pose: &Pose) -> Vec<(usize, usize)> {
+        let mut pairs: Vec<(usize, usize, f64)> = sample
+            .par_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let n = self.index.nearest(&pose.apply(p));
+                (i, n.index, n.distance_sq)
             })
             .collect();
         pairs.sort_by(|a, b| a.2.total_cmp(&b.2));
         pairs.truncate(((pairs.len() as f64) * ICP_KEEP).floor().max(3.0) as usize);
-        let moved: Vec<[f64; 3]> = pairs.iter().map(|p| p.0).collect();
-        let matched: Vec<[f64; 3]> = pairs.iter().map(|p| self.points[p.1]).collect();
+        pairs.into_iter().map(|(i, j, _)| (i, j)).collect()
+    }
+
+    /// The Kabsch motion of the moved sample points onto their matches.
+    fn motion(&self, sample: &[[f64; 3]], pose: &Pose, pairs: &[(usize, usize)]) -> Pose {
+        let moved: Vec<[f64; 3]> = pairs.iter().map(|&(i, _)| pose.apply(&sample[i])).collect();
+        let matched: Vec<[f64; 3]> = pairs.iter().map(|&(_, j)| self.points[j]).collect();
         kabsch(&moved, &matched)
     }
 }
@@ -175,6 +196,20 @@ mod tests {
             .fold(0.0, f64::max);
         assert!(worst < 1e-4, "registered points are up to {worst} away from where they belong");
         assert!((pose.angle_degrees() - motion.angle_degrees()).abs() < 1e-6);
+    }
+
+    #[test]
+    fn icp_stops_once_its_pairs_repeat_and_the_pose_is_the_full_runs() {
+        let reference = lumpy_part(4000);
+        let motion = Pose { rotation: *nalgebra::Rotation3::from_euler_angles(0.01, 0.0, -0.01).matrix(), translation: Vector3::new(0.3, 0.2, -0.1) };
+        let scan: Vec<[f32; 3]> = reference.iter().step_by(2).map(|p| motion.apply(&p.map(f64::from)).map(|c| c as f32)).collect();
+        let target = Reference::new(&reference);
+        let (pose, iterations) = target.register_counting(&scan);
+        assert!(iterations < ICP_ITERATIONS, "a clean small motion converges early: {iterations} iterations");
+        let sample: Vec<[f64; 3]> = scan.iter().map(|p| p.map(f64::from)).collect();
+        let pairs = target.pairs(&sample, &pose);
+        let step = target.motion(&sample, &pose, &pairs);
+        assert!(step.angle_degrees() < 1e-9 && step.translation.norm() < 1e-9, "further steps do not move: {step:?}");
     }
 
     #[test]

@@ -94,49 +94,85 @@ impl Plane {
 }
 
 /// What a scan is compared with, indexed once: the reference's planes are computed when the model
-/// loads, a reconstruction's once per scan.
+/// loads; a reconstruction meets a single scan, so only the planes its scan needs are fitted.
 pub struct Normality {
     points: Vec<[f32; 3]>,
     index: PointIndex<f32>,
-    /// One plane per point when the rule measures surface distance, else empty.
-    planes: Vec<Plane>,
+    surface: Surface,
+}
+
+/// How a scan point's distance to the normality cloud is measured.
+enum Surface {
+    /// To the nearest normality point.
+    Points,
+    /// To the plane of the nearest normality point, one plane per point fitted in advance.
+    Fitted(Vec<Plane>),
+    /// To the plane of the nearest normality point, fitted to its `k` nearest when a scan asks:
+    /// a 65k-point reconstruction scored against a 16k-point scan needs at most 16k of them.
+    OnDemand(usize),
 }
 
 impl Normality {
-    /// `points` must not be empty (a model's reference and a reconstruction never are).
+    /// `points` must not be empty (a model's reference and a reconstruction never are); every
+    /// plane the rule needs is fitted now, for a cloud that many scans are compared with.
     pub fn new(points: Vec<[f32; 3]>, rule: &ScoringRule) -> Normality {
+        let mut normality = Normality::for_one_scan(points, rule);
+        if let Surface::OnDemand(k) = normality.surface {
+            let all: Vec<usize> = (0..normality.points.len()).collect();
+            normality.surface = Surface::Fitted(normality.fit_planes(&all, k));
+        }
+        normality
+    }
+
+    /// Like `new`, for a cloud one scan is compared with: planes are fitted as that scan needs them.
+    pub fn for_one_scan(points: Vec<[f32; 3]>, rule: &ScoringRule) -> Normality {
         let index = PointIndex::<f32>::new(&points);
         let k = rule.surface_neighbours().min(points.len());
-        let planes = if k == 0 {
-            Vec::new()
-        } else {
-            points
-                .par_iter()
-                .map(|p| {
-                    let near: Vec<Vector3<f64>> = index.nearest_k(p, k).iter().map(|n| Vector3::from(points[n.index].map(f64::from))).collect();
-                    Plane::fit(&near)
-                })
-                .collect()
-        };
-        Normality { points, index, planes }
+        let surface = if k == 0 { Surface::Points } else { Surface::OnDemand(k) };
+        Normality { points, index, surface }
     }
 
     /// A cloud only compared by its points (the missing-material term needs no planes).
     pub fn points_only(points: Vec<[f32; 3]>) -> Normality {
         let index = PointIndex::<f32>::new(&points);
-        Normality { points, index, planes: Vec::new() }
+        Normality { points, index, surface: Surface::Points }
     }
 
     pub fn points(&self) -> &[[f32; 3]] {
         &self.points
     }
 
-    /// Distance from `p` to the surface near its nearest normality point.
-    fn distance(&self, p: &[f32; 3]) -> f32 {
-        let nearest = self.index.nearest(p);
-        match self.planes.get(nearest.index) {
-            Some(plane) => plane.distance(p),
-            None => nearest.distance_sq.sqrt(),
+    /// The planes of the normality points `at`, each fitted to its `k` nearest normality points.
+    fn fit_planes(&self, at: &[usize], k: usize) -> Vec<Plane> {
+        at.par_iter()
+            .map(|&i| {
+                let near: Vec<Vector3<f64>> =
+                    self.index.nearest_k(&self.points[i], k).iter().map(|n| Vector3::from(self.points[n.index].map(f64::from))).collect();
+                Plane::fit(&near)
+            })
+            .collect()
+    }
+
+    /// Each scan point's distance to the surface near its nearest normality point.
+    fn distances(&self, scan: &[[f32; 3]]) -> Vec<f32> {
+        let nearest: Vec<_> = scan.par_iter().map(|p| self.index.nearest(p)).collect();
+        let on_planes = |planes: &[Plane], slot: &[usize]| -> Vec<f32> {
+            scan.par_iter().zip(&nearest).map(|(p, n)| planes[slot[n.index]].distance(p)).collect()
+        };
+        match &self.surface {
+            Surface::Points => nearest.iter().map(|n| n.distance_sq.sqrt()).collect(),
+            Surface::Fitted(planes) => on_planes(planes, &(0..planes.len()).collect::<Vec<_>>()),
+            Surface::OnDemand(k) => {
+                // slot[i]: where normality point i's plane is among those fitted.
+                let (mut slot, mut needed) = (vec![usize::MAX; self.points.len()], Vec::new());
+                for n in &nearest {
+                    if slot[n.index] == usize::MAX {
+                        slot[n.index] = needed.len();
+                        needed.push(n.index);
+                    }
+                }
+                on_planes(&self.fit_planes(&needed, *k), &slot)
+            }
         }
     }
 }
@@ -185,7 +221,7 @@ fn weighted(distances: &[f32]) -> f32 {
 /// The surface rule in the frame's units: surface distance, smoothed over the scan's own
 /// neighbourhood, raised by missing material.
 fn surface_scores(scan: &[[f32; 3]], normality: &Normality, complete: &Normality, rule: &SurfaceRule, scale: f32) -> Vec<f32> {
-    let distances: Vec<f32> = scan.par_iter().map(|p| normality.distance(p)).collect();
+    let distances = normality.distances(scan);
     let scan_index = PointIndex::<f32>::new(scan);
     // Two neighbours at least: the nearest other point gives the scan spacing.
     let k = rule.smoothing.max(2);
@@ -306,6 +342,21 @@ mod tests {
         assert!(object_score(&by_point, 1) > 0.35, "a point between normality points is 0.35 from the nearest");
         let by_surface = scores(&scan, dense_plane(20), &surface(false));
         assert!(object_score(&by_surface, 1) < 1e-6, "every scan point lies on the normality surface");
+    }
+
+    #[test]
+    fn planes_fitted_on_demand_score_exactly_as_planes_fitted_in_advance() {
+        let mut scan = plane(20);
+        for (i, p) in scan.iter_mut().enumerate() {
+            p[2] = 0.3 * ((i % 7) as f32 * 0.9).sin();
+        }
+        let curved: Vec<[f32; 3]> = dense_plane(20).into_iter().map(|p| [p[0], p[1], 0.02 * p[0] * p[1]]).collect();
+        let rule = surface(true);
+        let complete = Normality::points_only(curved.clone());
+        let fitted = point_scores(&scan, &Normality::new(curved.clone(), &rule), &complete, &rule, 1.0);
+        let on_demand = point_scores(&scan, &Normality::for_one_scan(curved, &rule), &complete, &rule, 1.0);
+        assert!(object_score(&fitted, 10) > 0.1, "the scan is off the surface");
+        assert_eq!(fitted, on_demand);
     }
 
     #[test]

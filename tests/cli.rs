@@ -117,6 +117,27 @@ fn a_scan_with_too_few_points_is_a_clear_error() {
     assert!(text(&out).contains("the scan has 3 points; the model needs at least"), "{}", text(&out));
 }
 
+#[test]
+fn a_scan_cut_short_or_in_other_units_is_refused_before_inspection() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dus_edge::cloud::read(&model().join("samples/good.pcd")).unwrap();
+    let write = |name: &str, points: &mut dyn Iterator<Item = [f32; 3]>| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, points.map(|p| format!("{} {} {}\n", p[0], p[1], p[2])).collect::<String>()).unwrap();
+        path
+    };
+    let cut = write("cut.xyz", &mut good.points().iter().copied().take(4000));
+    let metres = write("metres.xyz", &mut good.points().iter().map(|p| p.map(|v| v / 1000.0)));
+    for detector in ["dus-net", "reference"] {
+        let out = edge_tool(&["score", arg(&cut), "--detector", detector]);
+        assert!(!out.status.success());
+        assert!(text(&out).contains("incomplete scan: 4000 points, where a whole scan of this part has 16000 (at least 50 % needed)"), "{}", text(&out));
+        let out = edge_tool(&["score", arg(&metres), "--detector", detector]);
+        assert!(!out.status.success());
+        assert!(text(&out).contains("wrong extent: the scan is 0.001x the part's"), "{}", text(&out));
+    }
+}
+
 /// A one-category dataset holding a normal scan and a labelled bulge, in either layout.
 fn dataset(root: &Path, real3d: bool) {
     let (gt, good, bad, separator) = if real3d { ("gt", "1_good", "2_bulge", " ") } else { ("GT", "bunny_positive0", "bunny_bulge0", ",") };
@@ -131,11 +152,32 @@ fn dataset(root: &Path, real3d: bool) {
 
 fn eval_rows(root: &Path) -> Vec<serde_json::Value> {
     let json = root.join("table.json");
-    let out = edge_tool(&["eval", arg(root), "--json", arg(&json)]);
+    // The test scans are 2,048- and 4,096-point subsamples of 16,000-point scans: a bunny model
+    // without `[scan] points` scores them instead of refusing them as incomplete.
+    let models = tempfile::tempdir().unwrap();
+    let copy = model_copy(models.path());
+    let mut manifest = dus_edge::model::Manifest::load(&copy).unwrap();
+    manifest.scan.points = None;
+    manifest.save(&copy).unwrap();
+    let out = edge_tool(&["eval", arg(root), "--models", arg(models.path()), "--json", arg(&json)]);
     assert!(out.status.success(), "{}", text(&out));
     let printed = text(&out);
     assert!(printed.contains("O-AUROC") && printed.contains("mean"), "{printed}");
     serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
+}
+
+#[test]
+fn eval_refuses_a_folder_in_neither_layout_and_a_category_of_one_kind() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = edge_tool(&["eval", arg(empty.path())]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("no category here: expected <category>/test/"), "{}", text(&out));
+    let goods = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(goods.path().join("bunny/test")).unwrap();
+    std::fs::copy(model().join("samples/good.pcd"), goods.path().join("bunny/test/bunny_positive0.pcd")).unwrap();
+    let out = edge_tool(&["eval", arg(goods.path()), "--detector", "reference"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("bunny: 1 test scans, 0 of them defective"), "{}", text(&out));
 }
 
 #[test]
@@ -195,9 +237,10 @@ fn calibrate_leave_one_out_scores_each_template_against_the_others() {
     let out = edge_tool(&["calibrate", "--leave-one-out", arg(&halves[0]), arg(&halves[1]), "--model", arg(&copy)]);
     assert!(out.status.success(), "{}", text(&out));
     let printed = text(&out);
-    assert_eq!(printed.matches("against the other templates").count(), 2, "{printed}");
-    assert_eq!(printed.matches("dus-net object score").count(), 2, "{printed}");
+    assert_eq!(printed.matches("object score against the other templates: reference").count(), 2, "{printed}");
     let manifest = dus_edge::model::Manifest::load(&copy).unwrap();
+    // DUS-Net learned its templates, so each counts at least the golden part's held-out score.
+    assert!(manifest.scoring.threshold >= manifest.scoring.reference_threshold.unwrap(), "{printed}");
     let before = dus_edge::model::Manifest::load(&model()).unwrap().scoring;
     assert_ne!(manifest.scoring.threshold, before.threshold, "{printed}");
     assert_ne!(manifest.scoring.reference_threshold, before.reference_threshold, "{printed}");

@@ -126,6 +126,41 @@ fn pcd_header_claiming_more_points_than_present_is_refused() {
 }
 
 #[test]
+fn pcd_holding_more_data_than_its_header_claims_is_refused_not_cut() {
+    // A scan read as its first POINTS points would be judged on part of itself.
+    for name in ["scan_binary.pcd", "scan_ascii.pcd"] {
+        let fewer = replace(&replace(&fixture(name), "POINTS 2048", "POINTS 1024"), "WIDTH 2048", "WIDTH 1024");
+        let message = refused(name, &fewer, |p| matches!(p, Problem::SizeMismatch { .. }));
+        assert!(message.contains("1024 points"), "{message}");
+    }
+}
+
+#[test]
+fn pcd_whose_width_and_height_disagree_with_points_is_refused() {
+    let bytes = replace(&fixture("scan_binary.pcd"), "WIDTH 2048", "WIDTH 1000");
+    let message = refused("grid.pcd", &bytes, |p| matches!(p, Problem::SizeMismatch { .. }));
+    assert!(message.contains("WIDTH 1000 x HEIGHT 1") && message.contains("POINTS 2048"), "{message}");
+}
+
+#[test]
+fn pcd_field_counts_that_would_overflow_are_refused_in_every_encoding() {
+    // COUNT values whose product with SIZE and POINTS overflows made `pcd-rs` panic (binary,
+    // binary_compressed) or loop forever (ascii).
+    for name in ["scan_binary.pcd", "scan_compressed.pcd", "scan_ascii.pcd"] {
+        let bytes = replace(&fixture(name), "COUNT 1 1 1", "COUNT 1 1 4611686018427387904");
+        let message = refused(name, &bytes, |p| matches!(p, Problem::Header(_)));
+        assert!(message.contains("field 'z' has COUNT 4611686018427387904"), "{message}");
+    }
+}
+
+#[test]
+fn ascii_pcd_lines_of_the_wrong_width_are_refused_with_the_line() {
+    let bytes = replace(&fixture("scan_ascii.pcd"), "COUNT 1 1 1", "COUNT 1 1 2");
+    let message = refused("wide.pcd", &bytes, |p| matches!(p, Problem::Data(_)));
+    assert!(message.contains("data line 1 has 3 values, the header says 4"), "{message}");
+}
+
+#[test]
 fn binary_compressed_with_lying_or_broken_sizes_is_refused() {
     let bytes = fixture("scan_compressed.pcd");
     let data_at = bytes.windows(22).position(|w| w == b"DATA binary_compressed").unwrap() + 23;
@@ -150,7 +185,9 @@ fn garbage_and_empty_pcd_files_are_refused() {
     let no_z = replace(&fixture("scan_ascii.pcd"), "FIELDS x y z", "FIELDS x y w");
     refused("no_z.pcd", &no_z, |p| matches!(p, Problem::Header(m) if m.contains("'z'")));
     let zero = replace(&replace(&fixture("scan_binary.pcd"), "POINTS 2048", "POINTS 0"), "WIDTH 2048", "WIDTH 0");
-    refused("zero.pcd", &zero, |p| matches!(p, Problem::Empty { skipped: 0 }));
+    refused("zero_with_data.pcd", &zero, |p| matches!(p, Problem::SizeMismatch { .. }));
+    let header_only = &zero[..zero.windows(12).position(|w| w == b"DATA binary\n").unwrap() + 12];
+    refused("zero.pcd", header_only, |p| matches!(p, Problem::Empty { skipped: 0 }));
 }
 
 #[test]
@@ -173,6 +210,43 @@ fn nan_and_inf_points_are_left_out_and_an_all_nan_scan_is_refused() {
 }
 
 #[test]
+fn ply_elements_claiming_more_rows_than_the_file_holds_are_refused_before_parsing() {
+    let head = |encoding: &str, junk: &str| {
+        format!("ply\nformat {encoding} 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\n{junk}end_header\n")
+    };
+    let vertices: Vec<u8> = (0..9).flat_map(|i| (i as f32).to_le_bytes()).collect();
+    let with = |header: String, payload: &[u8]| [header.as_bytes(), payload].concat();
+    // Four billion one-byte rows after 36 bytes of vertices.
+    let rows = with(head("binary_little_endian", "element junk 4000000000\nproperty uchar a\n"), &vertices);
+    let message = refused("rows.ply", &rows, |p| matches!(p, Problem::SizeMismatch { .. }));
+    assert!(message.contains("4000000036 bytes") && message.contains("36 bytes after the header"), "{message}");
+    // Four billion rows of nothing: no bytes to hold them against.
+    let empty = with(head("binary_little_endian", "element junk 4000000000\n"), &vertices);
+    let message = refused("empty.ply", &empty, |p| matches!(p, Problem::Header(_)));
+    assert!(message.contains("element 'junk' has no properties but 4000000000 rows"), "{message}");
+    let ascii = with(head("ascii", "element junk 4000000000\n"), b"0 1 2\n3 4 5\n6 7 8\n");
+    refused("empty_ascii.ply", &ascii, |p| matches!(p, Problem::SizeMismatch { .. }));
+    // The same file with honest counts reads.
+    let honest = with(head("binary_little_endian", ""), &vertices);
+    let (_dir, _path, result) = read_bytes("honest.ply", &honest);
+    assert_eq!(result.unwrap().points(), &[[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]]);
+}
+
+#[test]
+fn folders_and_fifos_are_refused_without_reading_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("scan.pcd");
+    std::fs::create_dir(&folder).unwrap();
+    let message = cloud::read(&folder).unwrap_err().to_string();
+    assert!(message.contains("a folder, not a scan file"), "{message}");
+    let fifo = dir.path().join("fifo.xyz");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    // Opening a FIFO for reading would block until a writer came: it must not be opened at all.
+    let message = cloud::read(&fifo).unwrap_err().to_string();
+    assert!(message.contains("not a regular file (a FIFO, socket or device)"), "{message}");
+}
+
+#[test]
 fn bad_ply_files_are_refused() {
     let bytes = fixture("scan_le.ply");
     refused("cut.ply", &bytes[..bytes.len() - 7], |p| matches!(p, Problem::Data(_) | Problem::SizeMismatch { .. }));
@@ -180,7 +254,7 @@ fn bad_ply_files_are_refused() {
     refused("huge.ply", &huge, |p| matches!(p, Problem::Data(_) | Problem::TooLarge(_) | Problem::SizeMismatch { .. }));
     let no_z = replace(&fixture("scan_ascii.ply"), "property float z", "property float w");
     refused("no_z.ply", &no_z, |p| matches!(p, Problem::Header(m) if m.contains("'z'")));
-    refused("garbage.ply", b"ply\nformat banana 1.0\n", |p| matches!(p, Problem::Data(_)));
+    refused("garbage.ply", b"ply\nformat banana 1.0\n", |p| matches!(p, Problem::Header(_)));
 }
 
 #[test]

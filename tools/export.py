@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dusnet import toml_io  # noqa: E402
 from dusnet.indices import NAMES, up_indices  # noqa: E402
 from dusnet.io import read_pcd  # noqa: E402
-from dusnet.nets import build_nets, torch_errors  # noqa: E402
+from dusnet.nets import build_nets, nets_from_model, torch_errors  # noqa: E402
 from dusnet.recon_error import template_errors  # noqa: E402
 from dusnet.reference import Model  # noqa: E402
 
@@ -96,7 +96,16 @@ def scoring_table(a, out, name):
     return table
 
 
-def build_toml(name, cfg, ck, out, threshold, training, evald, created, scoring):
+def scan_table(templates_raw, scoring):
+    """[scan] (models/README.md): a whole scan has the training scans' (median) point count;
+    none for single-view scanners (`partial_scans`), whose views are partial by nature."""
+    table = {"min_fraction": 0.5, "max_extent_ratio": 2.0}
+    if not scoring.get("partial_scans", False):
+        table["points"] = int(np.median([len(t) for t in templates_raw]))
+    return table
+
+
+def build_toml(name, cfg, ck, out, threshold, training, evald, created, scoring, scan):
     files = {k: {"path": p, "sha256": sha256(os.path.join(out, p))}
              for k, p in (("down", "down.onnx"), ("up", "up.onnx"), ("reference", "reference.pcd"))}
     return {
@@ -111,6 +120,7 @@ def build_toml(name, cfg, ck, out, threshold, training, evald, created, scoring)
         "tensors": {"down_inputs": DOWN_IN, "down_outputs": DOWN_OUT, "up_inputs": UP_IN,
                     "up_outputs": UP_OUT},
         "files": files,
+        "scan": scan,
         "training": training,
         "eval": evald,
     }
@@ -180,6 +190,23 @@ def load_nets(ck):
     return nets.eval()
 
 
+TRAINING_CFG = ("data", "data_dir", "batch_points", "batch_centers", "patch_drop", "spread", "field_noise",
+                "alphas", "beta_max")
+
+
+def from_model(out):
+    """(checkpoint-like dict, nets, [training]) of the model folder `out`, from its own
+    model.toml and graphs (`--from-model`): the training record is kept as trained, the figures
+    measured on the exported graphs are measured again."""
+    doc = load_toml(os.path.join(out, "model.toml"))
+    training = doc["training"]
+    cfg = {**doc["grouping"], **{k: training[k] for k in TRAINING_CFG}}
+    nrm = doc["normalisation"]
+    nets = nets_from_model(out, cfg)
+    training["reexported"] = f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d} from the graphs of {doc['model']['created']}"
+    return {"cfg": cfg, "center": nrm["center"], "scale": nrm["scale"]}, nets, training
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ckpt")
@@ -193,6 +220,9 @@ def main():
                     help="which test scan becomes samples/defect.pcd: <cat>_<this>.pcd (bunny ships broken0, "
                          "one its model flags, so the demo shows a reject)")
     ap.add_argument("--no-ablations", action="store_true", help="skip the inference-time ablations")
+    ap.add_argument("--from-model", action="store_true",
+                    help="re-export the model folder --out from its own graphs' weights and model.toml "
+                         "(no --ckpt; e.g. after a change to how the graphs are written)")
     ap.add_argument("--scan-parity-only", action="store_true",
                     help="only recompute parity.json's scan entries of the model folder --out "
                          "(no --ckpt needed; after calibrate or a scoring change)")
@@ -206,11 +236,14 @@ def main():
         with open(os.path.join(out, "parity", "parity.json")) as f:
             write_scan_parity(out, name, json.load(f))
         return
-    if not a.ckpt:
-        ap.error("--ckpt is required (unless --scan-parity-only)")
-    ck = torch.load(a.ckpt, map_location="cpu", weights_only=False)
+    if a.from_model:
+        ck, nets, training = from_model(out)
+    elif a.ckpt:
+        ck = torch.load(a.ckpt, map_location="cpu", weights_only=False)
+        nets, training = load_nets(ck), None
+    else:
+        ap.error("--ckpt is required (unless --from-model or --scan-parity-only)")
     cfg = ck["cfg"]
-    nets = load_nets(ck)
     if not os.path.exists(os.path.join(out, "reference.pcd")):
         raise SystemExit("reference.pcd missing: train first")
     tmpl = sorted(glob.glob(os.path.join(cfg["data_dir"], "*.pcd")))
@@ -230,7 +263,7 @@ def main():
 
     # ---- ONNX export with batch 2 real inputs (good.pcd with two noise draws) ----
     created = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    training = training_table(ck, cfg)
+    training = training_table(ck, cfg) if training is None else training
     if abl:
         training["ablations"] = abl
     c0 = torch.zeros(2, cfg["groups"], 3)
@@ -249,7 +282,7 @@ def main():
             evald = load_toml(old).get("eval", {})
         except Exception:  # noqa: BLE001
             evald = {}
-    write_toml(old, build_toml(name, cfg, ck, out, 0.0, training, evald, created, scoring))
+    write_toml(old, build_toml(name, cfg, ck, out, 0.0, training, evald, created, scoring, scan_table(templates_raw, scoring)))
 
     # ---- parity: ORT vs PyTorch on real inputs, batch 2 and batch 1 ----
     m = Model(out)
@@ -279,7 +312,7 @@ def main():
     threshold = 1.1 * max(tscores)
     training["template_object_scores"] = [float(x) for x in tscores]
     print(f"template object scores {np.round(tscores, 4).tolist()} -> threshold {threshold:.4f}")
-    write_toml(old, build_toml(name, cfg, ck, out, threshold, training, evald, created, scoring))
+    write_toml(old, build_toml(name, cfg, ck, out, threshold, training, evald, created, scoring, scan_table(templates_raw, scoring)))
 
     # ---- parity fixtures (batch 1, noise off, samples/good.pcd) ----
     pdir = os.path.join(out, "parity")

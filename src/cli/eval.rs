@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -138,6 +138,14 @@ fn evaluate(category: &Category, detector: &mut dyn Detector, progress: &Progres
         point_scores.extend_from_slice(&inspection.point_scores);
         point_labels.extend(labels);
         progress.inc(1);
+    }
+    let defective = object_labels.iter().filter(|&&d| d).count();
+    if defective == 0 || defective == object_labels.len() {
+        bail!(
+            "{}: {} test scans, {defective} of them defective: AUROC and AUPR need good scans (no labels file, or all labels 0) and defective ones",
+            category.name,
+            object_labels.len()
+        );
     }
     min_max_normalise(&mut point_scores);
     let metric = |m: Option<f64>| m.unwrap_or(f64::NAN);

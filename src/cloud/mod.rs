@@ -37,6 +37,10 @@ pub struct CloudError {
 pub enum Problem {
     #[error("cannot read the file: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}, not a scan file")]
+    NotAFile(&'static str),
+    #[error("the file is {0} bytes, more than the {MAX_FILE_BYTES} a scan may take")]
+    FileTooLarge(u64),
     #[error("unknown scan format '{0}' (expected .pcd, .ply, .xyz, .csv or .txt)")]
     UnknownFormat(String),
     #[error("bad header: {0}")]
@@ -113,6 +117,7 @@ pub fn read(path: &Path) -> Result<Cloud, CloudError> {
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase();
+    check_regular_file(path).map_err(fail)?;
     let raw = match extension.as_str() {
         "pcd" => pcd::read(path),
         "ply" => ply::read(path),
@@ -125,6 +130,24 @@ pub fn read(path: &Path) -> Result<Cloud, CloudError> {
         log::warn!("{}: left out {} points with NaN or infinite coordinates", path.display(), cloud.skipped);
     }
     Ok(cloud)
+}
+
+/// Largest scan file read: 50M points of ascii text with a few fields fit in it.
+pub const MAX_FILE_BYTES: u64 = 4 << 30;
+
+/// A scan must be a regular file of a sane size: a FIFO or a device would block or never end,
+/// and every reader takes the whole file into memory.
+fn check_regular_file(path: &Path) -> Result<(), Problem> {
+    let meta = std::fs::metadata(path)?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() { "a folder" } else { "not a regular file (a FIFO, socket or device)" };
+        return Err(Problem::NotAFile(what));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(Problem::FileTooLarge(meta.len()));
+    }
+    Ok(())
 }
 
 /// Rejects a point count claimed by a header before anything is allocated for it.

@@ -62,14 +62,25 @@ fn xyz_fields(meta: &PcdMeta) -> Result<[usize; 3], Problem> {
     Ok([find("x")?, find("y")?, find("z")?])
 }
 
-/// Binary payloads have a size we can know from the header; check it against what is there.
+/// Values one field may hold per point. PCL's largest descriptors hold a few hundred; a header
+/// claiming more is crafted, and its products would overflow `pcd-rs`'s arithmetic.
+const MAX_FIELD_COUNT: u64 = 65_536;
+
+/// Checks everything the header claims against what the file holds, before `pcd-rs` sees it:
+/// sane field counts, WIDTH x HEIGHT = POINTS, and a payload of exactly the claimed size (binary,
+/// binary_compressed) or exactly POINTS lines of the claimed width (ascii). `pcd-rs` would panic,
+/// allocate what a header claims, loop, or silently read the first POINTS of a longer payload.
 fn check_payload(meta: &PcdMeta, claimed: usize, payload: &[u8]) -> Result<(), Problem> {
-    let record: usize = meta.field_defs.fields.iter().map(|f| f.kind.byte_size() * f.count as usize).sum();
-    let needed = claimed as u128 * record as u128;
     let mismatch = |claimed: String, actual: String| Err(Problem::SizeMismatch { claimed, actual });
+    let (record, values) = record_size(meta)?;
+    match meta.width.checked_mul(meta.height) {
+        Some(grid) if grid == claimed as u64 => {}
+        _ => return mismatch(format!("WIDTH {} x HEIGHT {}", meta.width, meta.height), format!("POINTS {claimed}")),
+    }
+    let needed = claimed as u128 * record as u128;
     match meta.data {
-        DataKind::Ascii => Ok(()),
-        DataKind::Binary if (payload.len() as u128) < needed => {
+        DataKind::Ascii => check_ascii(payload, claimed, values),
+        DataKind::Binary if payload.len() as u128 != needed => {
             mismatch(format!("{claimed} points ({needed} bytes)"), format!("{} bytes of data", payload.len()))
         }
         DataKind::Binary => Ok(()),
@@ -81,12 +92,45 @@ fn check_payload(meta: &PcdMeta, claimed: usize, payload: &[u8]) -> Result<(), P
             if uncompressed != needed {
                 return mismatch(format!("{claimed} points ({needed} bytes)"), format!("{uncompressed} bytes uncompressed"));
             }
-            if compressed > payload.len() as u128 - 8 {
+            if compressed != payload.len() as u128 - 8 {
                 return mismatch(format!("{compressed} compressed bytes"), format!("{} bytes", payload.len() - 8));
             }
             Ok(())
         }
     }
+}
+
+/// Bytes and values of one point record, each field's COUNT bounded first.
+fn record_size(meta: &PcdMeta) -> Result<(usize, usize), Problem> {
+    let (mut bytes, mut values) = (0usize, 0usize);
+    for field in &meta.field_defs.fields {
+        if !(1..=MAX_FIELD_COUNT).contains(&field.count) {
+            return Err(Problem::Header(format!("field '{}' has COUNT {}, outside 1..={MAX_FIELD_COUNT}", field.name, field.count)));
+        }
+        // Bounded: at most 64 KiB of header, so ~32k fields of <= 65,536 values of <= 8 bytes.
+        values += field.count as usize;
+        bytes += field.kind.byte_size() * field.count as usize;
+    }
+    Ok((bytes, values))
+}
+
+/// An ascii payload must hold exactly `claimed` non-blank lines of `values` numbers each.
+fn check_ascii(payload: &[u8], claimed: usize, values: usize) -> Result<(), Problem> {
+    let mut lines = 0usize;
+    for (number, line) in payload.split(|&b| b == b'\n').enumerate() {
+        let numbers = line.split(|b| b.is_ascii_whitespace()).filter(|t| !t.is_empty()).count();
+        if numbers == 0 {
+            continue;
+        }
+        if numbers != values {
+            return Err(Problem::Data(format!("data line {} has {numbers} values, the header says {values}", number + 1)));
+        }
+        lines += 1;
+    }
+    if lines != claimed {
+        return Err(Problem::SizeMismatch { claimed: format!("{claimed} points"), actual: format!("{lines} lines of data") });
+    }
+    Ok(())
 }
 
 fn first_value(field: &Field) -> Option<f32> {

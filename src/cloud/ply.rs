@@ -1,29 +1,30 @@
-//! PLY files (ascii, binary little and big endian) through `ply-rs-bw`, which caps what it
-//! preallocates from the header's element count, so a lying count ends as a truncation error.
+//! PLY files (ascii, binary little and big endian) through `ply-rs-bw`. The header is read
+//! first and every element's row count held against the bytes that follow it: `ply-rs-bw`
+//! would otherwise build billions of empty rows for a 175-byte file that claims them.
 
+use std::io::Cursor;
 use std::path::Path;
 
-use ply_rs_bw::parser::Parser;
-use ply_rs_bw::ply::{DefaultElement, Property};
+use ply_rs_bw::parser::{Parser, Reader};
+use ply_rs_bw::ply::{DefaultElement, ElementDef, Encoding, Header, Property, PropertyType, ScalarType};
 
 use super::{check_claimed_points, Problem};
 
 pub(super) fn read(path: &Path) -> Result<Vec<[f32; 3]>, Problem> {
-    let mut file = std::io::BufReader::new(std::fs::File::open(path)?);
+    let bytes = std::fs::read(path)?;
+    let mut reader = Reader::new(Cursor::new(&bytes[..]));
     let parser = Parser::<DefaultElement>::new();
-    let ply = parser.read_ply(&mut file).map_err(|e| Problem::Data(e.to_string()))?;
-    let vertex = ply
-        .header
-        .elements
-        .get("vertex")
-        .ok_or_else(|| Problem::Header("no 'vertex' element".into()))?;
+    let header = parser.read_header(&mut reader).map_err(|e| Problem::Header(e.to_string()))?;
+    let vertex = header.elements.get("vertex").ok_or_else(|| Problem::Header("no 'vertex' element".into()))?;
     let claimed = check_claimed_points(vertex.count as u64)?;
     for axis in ["x", "y", "z"] {
         if !vertex.properties.contains_key(axis) {
             return Err(Problem::Header(format!("vertex has no '{axis}' property")));
         }
     }
-    let vertices = ply.payload.get("vertex").map(Vec::as_slice).unwrap_or(&[]);
+    check_rows_fit(&header, bytes.len() - payload_start(&bytes))?;
+    let payload = parser.read_payload(&mut reader, &header).map_err(|e| Problem::Data(e.to_string()))?;
+    let vertices = payload.get("vertex").map(Vec::as_slice).unwrap_or(&[]);
     if vertices.len() != claimed {
         return Err(Problem::SizeMismatch {
             claimed: format!("{claimed} vertices"),
@@ -42,6 +43,57 @@ pub(super) fn read(path: &Path) -> Result<Vec<[f32; 3]>, Problem> {
             Ok([axis("x")?, axis("y")?, axis("z")?])
         })
         .collect()
+}
+
+/// Where the payload starts: after the header's `end_header` line (which the parser accepted).
+fn payload_start(bytes: &[u8]) -> usize {
+    let mut start = 0;
+    for line in bytes.split_inclusive(|&b| b == b'\n') {
+        start += line.len();
+        if line.trim_ascii_end() == b"end_header" {
+            break;
+        }
+    }
+    start
+}
+
+/// Every element's rows must fit in the bytes after the header: a binary row takes at least its
+/// scalars' and list lengths' sizes, an ascii row at least one byte per property (and one line).
+fn check_rows_fit(header: &Header, available: usize) -> Result<(), Problem> {
+    let ascii = matches!(header.encoding, Encoding::Ascii);
+    let mut needed: u128 = 0;
+    for element in header.elements.values() {
+        needed += element.count as u128 * least_row_bytes(element, ascii) as u128;
+        if element.properties.is_empty() && element.count > 0 && !ascii {
+            return Err(Problem::Header(format!("element '{}' has no properties but {} rows", element.name, element.count)));
+        }
+    }
+    if needed > available as u128 {
+        return Err(Problem::SizeMismatch { claimed: format!("rows needing at least {needed} bytes"), actual: format!("{available} bytes after the header") });
+    }
+    Ok(())
+}
+
+fn least_row_bytes(element: &ElementDef, ascii: bool) -> usize {
+    if ascii {
+        return element.properties.len().max(1);
+    }
+    element
+        .properties
+        .values()
+        .map(|p| match &p.data_type {
+            PropertyType::Scalar(t) | PropertyType::List(t, _) => scalar_size(t),
+        })
+        .sum()
+}
+
+fn scalar_size(t: &ScalarType) -> usize {
+    match t {
+        ScalarType::Char | ScalarType::UChar => 1,
+        ScalarType::Short | ScalarType::UShort => 2,
+        ScalarType::Int | ScalarType::UInt | ScalarType::Float => 4,
+        ScalarType::Double => 8,
+    }
 }
 
 fn scalar(property: &Property) -> Option<f32> {

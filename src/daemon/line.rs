@@ -73,6 +73,8 @@ impl Flags {
 enum Fault {
     Unreadable(String),
     TooFewPoints(String),
+    Incomplete(String),
+    WrongExtent(String),
     Model(String),
     Late { after: Duration, deadline: Duration },
     QueueFull(usize),
@@ -85,6 +87,8 @@ impl Fault {
         match self {
             Fault::Unreadable(_) => "unreadable_scan",
             Fault::TooFewPoints(_) => "too_few_points",
+            Fault::Incomplete(_) => "incomplete_scan",
+            Fault::WrongExtent(_) => "wrong_extent",
             Fault::Model(_) => "model_error",
             Fault::Late { .. } => "deadline_missed",
             Fault::QueueFull(_) => "queue_full",
@@ -98,6 +102,8 @@ impl std::fmt::Display for Fault {
         match self {
             Fault::Unreadable(why) => write!(f, "unreadable scan: {why}"),
             Fault::TooFewPoints(why) => write!(f, "too few points: {why}"),
+            // The detector's message already says which: "incomplete scan: ...", "wrong extent: ...".
+            Fault::Incomplete(why) | Fault::WrongExtent(why) => write!(f, "{why}"),
             Fault::Model(why) => write!(f, "model error: {why}"),
             Fault::Late { after, deadline } => {
                 write!(f, "deadline missed: {} ms after arrival, deadline {} ms", after.as_millis(), deadline.as_millis())
@@ -239,6 +245,8 @@ fn judge(detector: &mut dyn Detector, arrival: &Arrival, deadline: Duration) -> 
     }
     match detector.inspect(cloud) {
         Err(e @ DetectError::TooFewPoints { .. }) => (None, Some(Fault::TooFewPoints(e.to_string()))),
+        Err(e @ DetectError::Incomplete { .. }) => (None, Some(Fault::Incomplete(e.to_string()))),
+        Err(e @ DetectError::WrongExtent { .. }) => (None, Some(Fault::WrongExtent(e.to_string()))),
         Err(e) => (None, Some(Fault::Model(e.to_string()))),
         Ok(inspection) => {
             let after = arrival.at.elapsed();

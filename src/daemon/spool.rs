@@ -47,8 +47,10 @@ impl Spool {
         Ok(Spool { dir: dir.to_path_buf(), settle, recovered, taken: 0 })
     }
 
-    /// The oldest complete scan file in the spool, moved into `work/`.
+    /// The oldest complete scan file in the spool, moved into `work/` under a name without
+    /// control characters (it becomes the part id and appears in logs and `history`).
     fn take(&mut self) -> std::io::Result<Option<PathBuf>> {
+        self.clear_strays()?;
         let now = SystemTime::now();
         let complete = sorted_files(&self.dir)?.into_iter().find(|(modified, path)| {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or(".");
@@ -58,13 +60,39 @@ impl Spool {
         let Some((_, path)) = complete else { return Ok(None) };
         self.taken += 1;
         let stamp = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let name = printable(&path.file_name().unwrap_or_default().to_string_lossy());
         let work = self.dir.join(WORK).join(format!("{stamp}-{}-{name}", self.taken));
         std::fs::rename(&path, &work)?;
         fsync_dir(&self.dir)?;
         fsync_dir(&self.dir.join(WORK))?;
         Ok(Some(work))
     }
+}
+
+impl Spool {
+    /// Moves what is not a regular file (folders, symlinks, FIFOs, devices) to `failed/`, with
+    /// a log line: none is a scan, a FIFO would block its reader, and left in place they would
+    /// be passed over unseen forever.
+    fn clear_strays(&self) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if entry.file_type()?.is_file() || name.starts_with('.') || [WORK, DONE, FAILED].contains(&name.as_str()) {
+                continue;
+            }
+            let stamp = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
+            let target = self.dir.join(FAILED).join(format!("{stamp}-stray-{}", printable(&name)));
+            log::error!("{}: {:?} is not a regular file, so not a scan; moved to {}", self.dir.display(), printable(&name), target.display());
+            std::fs::rename(entry.path(), &target)?;
+            fsync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+}
+
+/// `name` with every control character (newline, escape, ...) replaced by `?`.
+fn printable(name: &str) -> String {
+    name.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
 impl Source for Spool {
@@ -182,6 +210,23 @@ mod tests {
         assert_eq!((again.part.as_str(), again.origin.as_str()), ("b", b.origin.as_str()));
         assert!(matches!(spool.poll(Duration::from_millis(1)), Poll::Idle));
         assert_eq!(std::fs::read_dir(dir.path().join(DONE)).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn strays_go_to_failed_and_control_characters_leave_the_part_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::open(dir.path(), Duration::ZERO, &|_| None).unwrap();
+        std::fs::create_dir(dir.path().join("a-folder.pcd")).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("link.pcd")).unwrap();
+        copy_sample(dir.path(), "part\n\x1b[31m7.pcd");
+        let part = next_part(&mut spool);
+        assert_eq!(part.part, "part??[31m7");
+        assert!(!part.origin.chars().any(char::is_control), "{:?}", part.origin);
+        let failed: Vec<String> =
+            std::fs::read_dir(dir.path().join(FAILED)).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert_eq!(failed.len(), 2, "{failed:?}");
+        assert!(failed.iter().any(|n| n.ends_with("-stray-a-folder.pcd")) && failed.iter().any(|n| n.ends_with("-stray-link.pcd")), "{failed:?}");
+        assert!(std::fs::symlink_metadata("/etc/passwd").is_ok(), "the link's target is untouched");
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub struct Manifest {
     pub scoring: Scoring,
     pub tensors: Tensors,
     pub files: Files,
+    #[serde(default)]
+    pub scan: ScanCheck,
     /// How the model was trained and what it scored; kept verbatim for reports and bundles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training: Option<toml::Table>,
@@ -64,6 +66,43 @@ pub struct Noise {
 
 fn one() -> usize {
     1
+}
+
+/// `[scan]`: what a whole scan of the part looks like, so that a scan cut short in transfer or
+/// of the wrong thing is a fault before it is inspected. Any subsample of a good scan has good
+/// geometry, so without this a scan that lost most of its points would pass.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScanCheck {
+    /// Points in a complete scan (the training scans'); unset: no completeness check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<usize>,
+    /// A scan with fewer than this fraction of `points` is incomplete.
+    #[serde(default = "defaults::min_fraction")]
+    pub min_fraction: f64,
+    /// The scan's extent (RMS distance from its centroid) may differ from the reference's by at
+    /// most this factor either way: beyond it the scan is another part, or in other units, and
+    /// registration would spend seconds on it.
+    #[serde(default = "defaults::max_extent_ratio")]
+    pub max_extent_ratio: f64,
+}
+
+impl Default for ScanCheck {
+    fn default() -> Self {
+        ScanCheck { points: None, min_fraction: defaults::min_fraction(), max_extent_ratio: defaults::max_extent_ratio() }
+    }
+}
+
+impl ScanCheck {
+    fn validate(&self) -> Result<(), String> {
+        if self.points == Some(0) || !(self.min_fraction > 0.0 && self.min_fraction <= 1.0) {
+            return Err(format!("scan.points must be positive and scan.min_fraction = {} in (0, 1]", self.min_fraction));
+        }
+        if !(self.max_extent_ratio.is_finite() && self.max_extent_ratio > 1.0) {
+            return Err(format!("scan.max_extent_ratio = {} must be a number above 1", self.max_extent_ratio));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
@@ -123,6 +162,23 @@ pub struct Scoring {
     /// Surface rule: the object score is the mean of this many highest point scores (1 = eq. 17).
     #[serde(default = "defaults::top_points")]
     pub top_points: usize,
+    /// DUS-Net: what missing material is judged against (the golden part always uses its reference).
+    #[serde(default)]
+    pub missing_against: MissingAgainst,
+}
+
+/// The cloud whose material a DUS-Net scan must have. The reconstruction of the reference is
+/// the whole learned part, sampled evenly; the reference cloud keeps the scanner's own sampling,
+/// so areas every scan of the part sees sparsely are sparse there too and are not "missing".
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingAgainst {
+    /// The model's noise-off reconstruction of its reference cloud (what manifests before the
+    /// key were calibrated with).
+    #[default]
+    Reconstruction,
+    /// The reference cloud itself.
+    Reference,
 }
 
 /// Which scoring rule a model uses.
@@ -134,7 +190,7 @@ pub enum RuleKind {
     Surface,
 }
 
-/// The surface rule's documented defaults (models/README.md, measured in tools/README.md).
+/// The documented defaults (models/README.md; the surface rule's measured in tools/README.md).
 mod defaults {
     pub fn surface_neighbours() -> usize {
         24
@@ -159,6 +215,12 @@ mod defaults {
     }
     pub fn top_points() -> usize {
         10
+    }
+    pub fn min_fraction() -> f64 {
+        0.5
+    }
+    pub fn max_extent_ratio() -> f64 {
+        2.0
     }
 }
 
@@ -291,6 +353,7 @@ impl Manifest {
             return Err(format!("normalisation.scale = {} must be positive", self.normalisation.scale));
         }
         self.scoring.validate()?;
+        self.scan.validate()?;
         let noise = &self.noise;
         if !(noise.alpha >= 0.0 && noise.beta >= 0.0 && noise.alpha.is_finite() && noise.beta.is_finite()) || noise.draws == 0 {
             return Err("noise.alpha and noise.beta must be >= 0 and noise.draws >= 1".into());

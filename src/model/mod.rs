@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::grouping::Pyramid;
 pub use engine::{locate_library, ORT_VERSION};
-pub use manifest::{sha256_file, FileEntry, Manifest, ManifestError, Noise, RuleKind, Scoring, Tensors};
+pub use manifest::{sha256_file, FileEntry, Manifest, ManifestError, MissingAgainst, Noise, RuleKind, ScanCheck, Scoring, Tensors};
 
 /// How to run models: which ONNX Runtime library and which execution providers.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

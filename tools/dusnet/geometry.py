@@ -32,7 +32,9 @@ def kabsch(src: np.ndarray, dst: np.ndarray):
 
 def icp(scan: np.ndarray, reference: np.ndarray, ref_tree: cKDTree | None = None,
         iters: int = ICP_ITERS):
-    """Trimmed point-to-point ICP in f64, exactly as models/README.md. Returns (R, t)."""
+    """Trimmed point-to-point ICP in f64, exactly as models/README.md. Returns (R, t).
+    Stops early once an iteration keeps exactly the pairs of the one before (every later step
+    would be the identity)."""
     ref = np.asarray(reference, dtype=np.float64)
     s = np.asarray(scan, dtype=np.float64)[stride_indices(len(scan), ICP_SAMPLE)]
     tree = ref_tree if ref_tree is not None else cKDTree(ref)
@@ -40,10 +42,15 @@ def icp(scan: np.ndarray, reference: np.ndarray, ref_tree: cKDTree | None = None
     t = ref.mean(axis=0) - s.mean(axis=0)
     m = len(s)
     keep_n = int(np.floor(ICP_KEEP * m))
+    previous = None
     for _ in range(iters):
         moved = s @ r.T + t
         d, j = tree.query(moved)
         keep = np.argsort(d, kind="stable")[:keep_n]
+        pairs = np.stack([keep, j[keep]])
+        if previous is not None and np.array_equal(pairs, previous):
+            break
+        previous = pairs
         r2, t2 = kabsch(moved[keep], ref[j[keep]])
         r = r2 @ r
         t = r2 @ t + t2

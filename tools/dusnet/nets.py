@@ -2,6 +2,8 @@
 `reference.Model`, so training can measure the reconstruction through the same inference path."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
@@ -25,6 +27,28 @@ def build_nets(cfg: dict) -> nn.ModuleDict:
     down = DownNet(field, c["patch_dim"], c["patch_drop"])
     up = UpNet(field, c["up_ratio"], c["spread"], c["project_steps"])
     return nn.ModuleDict({"field": field, "down": down, "up": up})
+
+
+def nets_from_model(model_dir: str, cfg: dict) -> nn.ModuleDict:
+    """The nets of a shipped model folder, rebuilt from its graphs' weights: the exporter names
+    every ONNX initializer after its PyTorch parameter, so a part can be re-exported (a faster
+    graph for the same weights) without its training checkpoint. Strict loading: a graph whose
+    weights do not fit `cfg`'s nets is an error, not a silently different model."""
+    import onnx
+    from onnx import numpy_helper
+    nets = build_nets(cfg)
+    state, field = {}, {}
+    for key in ("down", "up"):
+        graph = onnx.load(os.path.join(model_dir, f"{key}.onnx")).graph
+        for init in graph.initializer:
+            value = torch.from_numpy(numpy_helper.to_array(init).astype(np.float32))
+            state[f"{key}.{init.name}"] = value
+            if init.name.startswith("field."):  # shared; the Down-Net graph holds only its tables
+                field[init.name] = value
+    for prefix in ("", "down.", "up."):
+        state.update({prefix + name: value for name, value in field.items()})
+    nets.load_state_dict(state, strict=True)
+    return nets.eval()
 
 
 class TorchModel(Model):

@@ -167,13 +167,17 @@ class Model:
         return normalise(self.registered(scan), self.center, self.scale)
 
     def complete(self) -> np.ndarray:
-        """The model's noise-off reconstruction of its own reference cloud, normalised frame (Rust
-        `DusNet::new`): a scan's reconstruction lacks what the scan lacks, so missing material is
-        judged against the whole learned part."""
+        """The whole part missing material is judged against, normalised frame (Rust
+        `DusNet::complete_part`): a scan's reconstruction lacks what the scan lacks.
+        `scoring.missing_against`: "reconstruction" (default), the model's noise-off
+        reconstruction of its reference cloud; "reference", the reference cloud itself."""
         if self._complete is None:
-            q = self.register_scan(self.reference.astype(np.float32))
-            c, p = self.down_inputs(*self.group(q))
-            self._complete = self.reconstructions(self.run_down(c, p))[0]
+            if self.cfg["scoring"].get("missing_against", "reconstruction") == "reference":
+                self._complete = normalise(self.reference, self.center, self.scale)
+            else:
+                q = self.register_scan(self.reference.astype(np.float32))
+                c, p = self.down_inputs(*self.group(q))
+                self._complete = self.reconstructions(self.run_down(c, p))[0]
         return self._complete
 
     def golden(self, scan: np.ndarray, scoring: dict | None = None):
