@@ -420,6 +420,11 @@ fn unsigned_bundles_pass_only_in_development_mode_and_loudly() {
     assert_ok(&out);
     assert!(text(&out).contains("WARNING: DEVELOPMENT MODE: the bundle is NOT SIGNED"), "{}", text(&out));
     assert!(text(&out).contains("Dry run passed") && !b.root.join("active").exists(), "{}", text(&out));
+    // `verify` with no box to check against cannot call an unsigned bundle OK.
+    assert_refused(&run(&["verify", unsigned.to_str().unwrap()], &[]), 10, "unsigned bundle: a box installs it only with allow_unsigned = true");
+    let verified = b.command(&["verify", unsigned.to_str().unwrap()]);
+    assert_ok(&verified);
+    assert!(text(&verified).contains("accepted only because allow_unsigned = true"), "{}", text(&verified));
     // A broken signature stays refused even in development mode.
     let resigned = f.variant("dev-resigned.bundle", Sign::Keep, |m, _| m.model.packed = "tomorrow".into());
     assert_refused(&b.flash(&resigned, &["--dry-run"], &[]), 10, "altered after signing");

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use crate::bundle::{self, Limits, Signer, Trust};
+use crate::bundle::{self, Kind, Limits, Signer, Trust};
 use crate::config::Config;
 
 #[derive(Args)]
@@ -32,7 +32,17 @@ pub fn run(args: VerifyArgs) -> Result<()> {
         (Signer::Unknown(k), Some(_)) => {
             println!("  signature: valid, by key {k}, NOT TRUSTED by this box (accepted only because allow_unsigned = true)")
         }
-        (Signer::Unsigned, _) => println!("  signature: NONE (unsigned bundle)"),
+        (Signer::Unsigned, Some(_)) => {
+            println!("  signature: NONE (unsigned bundle; accepted only because allow_unsigned = true)")
+        }
+        (Signer::Unsigned, None) => {
+            // Without a box's configuration nothing can accept it: a production box refuses it.
+            return Err(bundle::Error::new(
+                Kind::BadSignature,
+                format!("{}: unsigned bundle: a box installs it only with allow_unsigned = true (signer not checked: no --config)", args.bundle.display()),
+            )
+            .into());
+        }
     }
     println!("  runtime: dus-edge {} (this is {}), tested on {:?}", m.runtime.dus_edge, env!("CARGO_PKG_VERSION"), m.runtime.providers);
     for g in &m.golden {
