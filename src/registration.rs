@@ -6,7 +6,6 @@
 //! step (sample, start, iteration count, trimming) so that the Python reference reproduces it.
 
 use nalgebra::{Matrix3, Vector3};
-
 use rayon::prelude::*;
 
 use crate::spatial::PointIndex;

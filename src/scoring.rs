@@ -11,7 +11,7 @@
 use nalgebra::{Matrix3, SymmetricEigen, Vector3};
 use rayon::prelude::*;
 
-use crate::spatial::PointIndex;
+use crate::spatial::{Neighbour, PointIndex};
 
 /// How point and object scores are made; `model.toml [scoring]` (see `model::Scoring`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -155,13 +155,10 @@ impl Normality {
 
     /// Each scan point's distance to the surface near its nearest normality point.
     fn distances(&self, scan: &[[f32; 3]]) -> Vec<f32> {
-        let nearest: Vec<_> = scan.par_iter().map(|p| self.index.nearest(p)).collect();
-        let on_planes = |planes: &[Plane], slot: &[usize]| -> Vec<f32> {
-            scan.par_iter().zip(&nearest).map(|(p, n)| planes[slot[n.index]].distance(p)).collect()
-        };
+        let nearest: Vec<Neighbour<f32>> = scan.par_iter().map(|p| self.index.nearest(p)).collect();
         match &self.surface {
             Surface::Points => nearest.iter().map(|n| n.distance_sq.sqrt()).collect(),
-            Surface::Fitted(planes) => on_planes(planes, &(0..planes.len()).collect::<Vec<_>>()),
+            Surface::Fitted(planes) => plane_distances(scan, &nearest, |i| &planes[i]),
             Surface::OnDemand(k) => {
                 // slot[i]: where normality point i's plane is among those fitted.
                 let (mut slot, mut needed) = (vec![usize::MAX; self.points.len()], Vec::new());
@@ -171,10 +168,16 @@ impl Normality {
                         needed.push(n.index);
                     }
                 }
-                on_planes(&self.fit_planes(&needed, *k), &slot)
+                let planes = self.fit_planes(&needed, *k);
+                plane_distances(scan, &nearest, |i| &planes[slot[i]])
             }
         }
     }
+}
+
+/// Each scan point's distance to `plane_of` its nearest normality point.
+fn plane_distances<'a>(scan: &[[f32; 3]], nearest: &[Neighbour<f32>], plane_of: impl Fn(usize) -> &'a Plane + Sync) -> Vec<f32> {
+    scan.par_iter().zip(nearest).map(|(p, n)| plane_of(n.index).distance(p)).collect()
 }
 
 /// One score per scan point, in scan units. The scan is measured against `normality` and, for

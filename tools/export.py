@@ -275,6 +275,7 @@ def main():
     export_onnx(up, tuple([torch.from_numpy(cr)] + [torch.from_numpy(idx[k]) for k in NAMES]),
                 UP_IN, UP_OUT, os.path.join(out, "up.onnx"))
     scoring = scoring_table(a, out, name)
+    scan = scan_table(templates_raw, scoring)
     evald = {}
     old = os.path.join(out, "model.toml")
     if os.path.exists(old):
@@ -282,7 +283,7 @@ def main():
             evald = load_toml(old).get("eval", {})
         except Exception:  # noqa: BLE001
             evald = {}
-    write_toml(old, build_toml(name, cfg, ck, out, 0.0, training, evald, created, scoring, scan_table(templates_raw, scoring)))
+    write_toml(old, build_toml(name, cfg, ck, out, 0.0, training, evald, created, scoring, scan))
 
     # ---- parity: ORT vs PyTorch on real inputs, batch 2 and batch 1 ----
     m = Model(out)
@@ -312,7 +313,7 @@ def main():
     threshold = 1.1 * max(tscores)
     training["template_object_scores"] = [float(x) for x in tscores]
     print(f"template object scores {np.round(tscores, 4).tolist()} -> threshold {threshold:.4f}")
-    write_toml(old, build_toml(name, cfg, ck, out, threshold, training, evald, created, scoring, scan_table(templates_raw, scoring)))
+    write_toml(old, build_toml(name, cfg, ck, out, threshold, training, evald, created, scoring, scan))
 
     # ---- parity fixtures (batch 1, noise off, samples/good.pcd) ----
     pdir = os.path.join(out, "parity")

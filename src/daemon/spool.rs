@@ -32,7 +32,7 @@ impl Spool {
             std::fs::create_dir_all(dir.join(sub))?;
         }
         let mut recovered = VecDeque::new();
-        for (_, work) in sorted_files(&dir.join(WORK))? {
+        for (_, work) in sorted_files(&dir.join(WORK))?.0 {
             match decided(&origin(&work)) {
                 Some(settlement) => {
                     log::info!("{}: decided before the restart; moving it on", work.display());
@@ -50,9 +50,10 @@ impl Spool {
     /// The oldest complete scan file in the spool, moved into `work/` under a name without
     /// control characters (it becomes the part id and appears in logs and `history`).
     fn take(&mut self) -> std::io::Result<Option<PathBuf>> {
-        self.clear_strays()?;
+        let (files, strays) = sorted_files(&self.dir)?;
+        self.clear_strays(strays)?;
         let now = SystemTime::now();
-        let complete = sorted_files(&self.dir)?.into_iter().find(|(modified, path)| {
+        let complete = files.into_iter().find(|(modified, path)| {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or(".");
             let age = now.duration_since(*modified).unwrap_or_default();
             !name.starts_with('.') && !name.ends_with(".tmp") && !name.ends_with(".part") && age >= self.settle
@@ -67,23 +68,20 @@ impl Spool {
         fsync_dir(&self.dir.join(WORK))?;
         Ok(Some(work))
     }
-}
 
-impl Spool {
     /// Moves what is not a regular file (folders, symlinks, FIFOs, devices) to `failed/`, with
     /// a log line: none is a scan, a FIFO would block its reader, and left in place they would
     /// be passed over unseen forever.
-    fn clear_strays(&self) -> std::io::Result<()> {
-        for entry in std::fs::read_dir(&self.dir)? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if entry.file_type()?.is_file() || name.starts_with('.') || [WORK, DONE, FAILED].contains(&name.as_str()) {
+    fn clear_strays(&self, strays: Vec<PathBuf>) -> std::io::Result<()> {
+        for stray in strays {
+            let name = stray.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            if name.starts_with('.') || [WORK, DONE, FAILED].contains(&name.as_str()) {
                 continue;
             }
             let stamp = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
             let target = self.dir.join(FAILED).join(format!("{stamp}-stray-{}", printable(&name)));
             log::error!("{}: {:?} is not a regular file, so not a scan; moved to {}", self.dir.display(), printable(&name), target.display());
-            std::fs::rename(entry.path(), &target)?;
+            std::fs::rename(&stray, &target)?;
             fsync_dir(&self.dir)?;
         }
         Ok(())
@@ -149,18 +147,21 @@ fn settle_file(work: &Path, settlement: Settlement) -> std::io::Result<()> {
     fsync_dir(work_dir)
 }
 
-/// Regular files directly in `dir` with their modification times, oldest first (then by name).
-fn sorted_files(dir: &Path) -> std::io::Result<Vec<(SystemTime, PathBuf)>> {
-    let mut files = Vec::new();
+/// Regular files directly in `dir` with their modification times, oldest first (then by name),
+/// and everything else there (folders, links, FIFOs): one listing per poll.
+fn sorted_files(dir: &Path) -> std::io::Result<(Vec<(SystemTime, PathBuf)>, Vec<PathBuf>)> {
+    let (mut files, mut others) = (Vec::new(), Vec::new());
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         if entry.file_type()?.is_file() {
             let modified = entry.metadata()?.modified()?;
             files.push((modified, entry.path()));
+        } else {
+            others.push(entry.path());
         }
     }
     files.sort();
-    Ok(files)
+    Ok((files, others))
 }
 
 #[cfg(test)]
