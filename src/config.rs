@@ -62,11 +62,26 @@ pub struct LineConfig {
     pub deadline_ms: u64,
     /// Scans waiting for detection; one more is rejected at once ("queue full"), never dropped.
     pub queue: usize,
+    /// A reject pulse later than this after its moment (decision + `actuator.delay_ms`) can no
+    /// longer reach its part: it is not fired, and the part is journaled as a missed actuation.
+    pub max_pulse_lag_ms: u64,
+    /// How long the reading or the detection thread may work on one part before the daemon
+    /// counts itself stalled: the watchdog and `/healthz` stop saying ok and the daemon exits,
+    /// so that systemd restarts it and the part is rejected as crashed during inspection.
+    /// Default: the larger of 10 s and twice `deadline_ms`.
+    pub stall_ms: Option<u64>,
 }
 
 impl Default for LineConfig {
     fn default() -> Self {
-        LineConfig { deadline_ms: 2000, queue: 4 }
+        LineConfig { deadline_ms: 2000, queue: 4, max_pulse_lag_ms: 500, stall_ms: None }
+    }
+}
+
+impl LineConfig {
+    /// `stall_ms`, or its default.
+    pub fn stall(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.stall_ms.unwrap_or(self.deadline_ms.saturating_mul(2).max(10_000)))
     }
 }
 
@@ -142,23 +157,26 @@ impl SourceSection {
         Ok(match self.kind {
             SourceKind::Spool => SourceConfig::Spool {
                 dir: self.dir.clone().unwrap_or_else(|| PathBuf::from("/var/spool/dus-edge")),
-                settle_ms: self.settle_ms.unwrap_or(500),
+                settle_ms: bounded("source.settle_ms", self.settle_ms.unwrap_or(500), 0, 600_000, "ms")?,
             },
             SourceKind::Serial => SourceConfig::Serial {
                 port: self.port.clone().ok_or_else(|| required("port"))?,
-                baud: self.baud.unwrap_or(921_600),
-                max_points: match self.max_points.unwrap_or(2_000_000) {
-                    0 => return Err("source.max_points must be above 0".into()),
-                    n => n,
-                },
+                baud: bounded("source.baud", self.baud.unwrap_or(921_600).into(), 300, 12_000_000, "baud")? as u32,
+                max_points: bounded("source.max_points", self.max_points.unwrap_or(2_000_000).into(), 1, crate::cloud::MAX_POINTS as u64, "points")?
+                    as u32,
             },
             SourceKind::Replay => SourceConfig::Replay {
                 scans: self.scans.clone().filter(|s| !s.is_empty()).ok_or_else(|| required("scans (at least one file)"))?,
-                interval_ms: self.interval_ms.unwrap_or(0),
+                interval_ms: bounded("source.interval_ms", self.interval_ms.unwrap_or(0), 0, 3_600_000, "ms")?,
                 parts: self.parts.unwrap_or(0),
             },
         })
     }
+}
+
+/// `value` when it lies in `low..=high` ([`within`]).
+fn bounded(key: &str, value: u64, low: u64, high: u64, unit: &str) -> Result<u64, String> {
+    within(key, value, low, high, unit).map(|()| value)
 }
 
 /// The reject actuator's GPIO line and timing.
@@ -241,9 +259,13 @@ pub enum ConfigError {
 
 impl Config {
     /// Reads and validates `path`; toml's messages name the key, line and column of a mistake.
+    /// Only a regular file of at most [`MAX_CONFIG_BYTES`] is read (not `/dev/zero`, not a FIFO).
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
         let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
+        let text = read_bounded(path).map_err(|e| match e {
+            Bounded::Io(source) => ConfigError::Io { path: path.to_path_buf(), source },
+            Bounded::Refused(message) => invalid(message),
+        })?;
         let config: Config = toml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
         config.check().map_err(invalid)?;
         Ok(config)
@@ -251,17 +273,74 @@ impl Config {
 
     /// The rules types cannot say; each message names the key.
     pub fn check(&self) -> Result<(), String> {
+        let (line, actuator, journal) = (&self.line, &self.actuator, &self.journal);
         let rules = [
-            (self.line.deadline_ms == 0, "line.deadline_ms must be above 0"),
-            (self.line.queue == 0, "line.queue must be at least 1"),
-            (self.actuator.pulse_ms == 0, "actuator.pulse_ms must be above 0"),
-            (self.journal.heatmap_budget_mb == 0, "journal.heatmap_budget_mb must be above 0"),
-            (self.metrics.listen.is_some_and(|a| !a.ip().is_loopback()), "metrics.listen must be a loopback address (127.0.0.1 or ::1): the endpoint has no authentication"),
+            within("line.deadline_ms", line.deadline_ms, 1, 600_000, "ms"),
+            within("line.queue", line.queue as u64, 1, 1024, "scans"),
+            within("line.max_pulse_lag_ms", line.max_pulse_lag_ms, 1, 60_000, "ms"),
+            within("line.stall_ms", line.stall().as_millis() as u64, line.deadline_ms + 1, 3_600_000, "ms (above line.deadline_ms)"),
+            within("actuator.pulse_ms", actuator.pulse_ms, 1, 10_000, "ms"),
+            within("actuator.delay_ms", actuator.delay_ms, 0, 60_000, "ms"),
+            within("journal.heatmap_budget_mb", journal.heatmap_budget_mb, 1, 1 << 20, "MiB"),
+            within("runtime.threads", self.runtime.threads as u64, 1, 256, "threads"),
+            self.runtime.check_providers(),
+            self.models.check_keys(),
+            not_a_folder("journal.path", &journal.path),
+            (!self.metrics.listen.is_some_and(|a| !a.ip().is_loopback())).then_some(()).ok_or_else(|| {
+                "metrics.listen must be a loopback address (127.0.0.1 or ::1): the endpoint has no authentication".to_string()
+            }),
         ];
-        match rules.iter().find(|(broken, _)| *broken) {
-            Some((_, message)) => Err(message.to_string()),
-            None => self.source.spec().map(|_| ()),
+        rules.into_iter().collect::<Result<Vec<()>, String>>()?;
+        self.source.spec().map(|_| ())
+    }
+}
+
+/// The largest `edge.toml` read; a real one is a few KiB.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+enum Bounded {
+    Io(std::io::Error),
+    Refused(String),
+}
+
+/// The text of `path` if it is a regular UTF-8 file of at most [`MAX_CONFIG_BYTES`].
+fn read_bounded(path: &Path) -> Result<String, Bounded> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(Bounded::Io)?;
+    if !meta.is_file() {
+        return Err(Bounded::Refused("not a regular file (a folder, device or FIFO); give the path of edge.toml".into()));
+    }
+    let mut text = String::new();
+    let file = std::fs::File::open(path).map_err(Bounded::Io)?;
+    file.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text).map_err(Bounded::Io)?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(Bounded::Refused(format!("larger than {} KiB; this is not an edge.toml", MAX_CONFIG_BYTES >> 10)));
+    }
+    Ok(text)
+}
+
+/// `Ok` when `value` (of `key`) lies in `low..=high`, else a message naming key, value and range.
+fn within(key: &str, value: u64, low: u64, high: u64, unit: &str) -> Result<(), String> {
+    match (low..=high).contains(&value) {
+        true => Ok(()),
+        false => Err(format!("{key} = {value} is out of range: {low} to {high} {unit}")),
+    }
+}
+
+fn not_a_folder(key: &str, path: &Path) -> Result<(), String> {
+    match path.is_dir() {
+        true => Err(format!("{key} = {} is a folder; it names the journal file (e.g. /var/lib/dus-edge/journal.db)", path.display())),
+        false => Ok(()),
+    }
+}
+
+impl ModelsConfig {
+    /// Every trusted key must be an Ed25519 public key in hex, as `edge-tool keygen` prints it.
+    fn check_keys(&self) -> Result<(), String> {
+        for (i, key) in self.trusted_keys.iter().enumerate() {
+            crate::bundle::keys::parse_public(key).map_err(|m| format!("models.trusted_keys[{i}] = {key:?}: {m}"))?;
         }
+        Ok(())
     }
 }
 

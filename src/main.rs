@@ -5,7 +5,7 @@ fn main() -> std::process::ExitCode {
     match dus_edge::cli::run(dus_edge::cli::Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", dus_edge::cli::describe_error(&e));
             std::process::ExitCode::from(dus_edge::cli::exit_code(&e))
         }
     }

@@ -161,20 +161,144 @@ fn a_killed_daemon_restarts_without_losing_or_repeating_a_part() {
     assert!(status.success(), "{log}");
     let rows = if line.decisions().len() > rows.len() { line.decisions() } else { rows };
     assert_eq!(rows_per_part(&rows), (1..=4).map(|n| (format!("K-{n}"), 1)).collect(), "{rows:#?}\n{log}");
+    // The part being read or inspected at the kill (at most one in each thread) is rejected as
+    // crashed and never read again; parts that only waited in the queue are inspected again.
+    let crashed: Vec<_> = rows.iter().filter(|r| r.fault.is_some()).collect();
+    assert!(crashed.len() <= 2, "{crashed:#?}");
+    for row in &crashed {
+        assert!(row.fault.as_deref().unwrap().starts_with("crashed during inspection: the daemon stopped while"), "{row:?}");
+        assert_eq!(row.pulse, Some(dus_edge::daemon::decision::PulseState::Missed), "the part left long ago: {row:?}");
+    }
     let count = |sub: &str| std::fs::read_dir(spool.join(sub)).unwrap().count();
-    assert_eq!((count("work"), count("done")), (0, 4));
+    assert_eq!((count("work"), count("done"), count("failed")), (0, 4 - crashed.len(), crashed.len()));
+}
+
+/// `edge-tool <args>`: (success, stdout + stderr).
+fn edge_tool(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(support::EXE).args(args).current_dir(repo()).output().unwrap();
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr))
+}
+
+#[test]
+fn a_scan_that_stalls_the_daemon_is_rejected_after_the_restart_and_never_read_again() {
+    let line = spool_box("");
+    let spool = spool_of(&line);
+    let config = std::fs::read_to_string(&line.config).unwrap();
+    // A 3,000,000-line XYZ keeps the reader busy far past a 2 ms stall limit.
+    std::fs::write(&line.config, format!("{config}[line]\ndeadline_ms = 1\nstall_ms = 2\n")).unwrap();
+    drop_scan(&spool, "HUGE-1.xyz", "1.5 2.5 3.5\n".repeat(3_000_000).as_bytes());
+    let (status, log) = line.start().wait();
+    assert!(!status.success() && log.contains("stalled: acquisition (reading a scan)"), "{log}");
+    assert!(line.decisions().is_empty(), "no decision was made before the exit");
+
+    std::fs::write(&line.config, format!("{config}[line]\ndeadline_ms = 60000\n")).unwrap();
+    let daemon = line.start();
+    drop_scan(&spool, "GOOD-2.pcd", &std::fs::read(sample("good.pcd")).unwrap());
+    let rows = line.wait_for_rows(2, &daemon);
+    let (status, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+    let summary: Vec<_> = rows.iter().map(|r| (r.part.as_str(), r.action.as_str())).collect();
+    assert_eq!(summary, [("HUGE-1", "reject"), ("GOOD-2", "pass")], "{log}");
+    let fault = rows[0].fault.as_deref().unwrap();
+    assert!(fault.starts_with("crashed during inspection: the daemon stopped while reading its scan"), "{fault}");
+    let count = |sub: &str| std::fs::read_dir(spool.join(sub)).unwrap().count();
+    assert_eq!((count("work"), count("done"), count("failed")), (0, 1, 1));
+    let journal = line.path("journal.db");
+    let (ok, missed) = edge_tool(&["history", "--journal", journal.to_str().unwrap(), "--missed"]);
+    assert!(ok && missed.contains("HUGE-1") && missed.contains("pulse missed") && !missed.contains("GOOD-2"), "{missed}");
+    let (ok, stats) = edge_tool(&["history", "--journal", journal.to_str().unwrap(), "--stats"]);
+    assert!(ok && stats.contains("crashed during inspection 1") && stats.contains("1 reject pulses not fired"), "{stats}");
+}
+
+#[test]
+fn a_pulse_too_late_for_its_part_is_not_fired_and_is_journaled_as_missed() {
+    let tiny = tempfile::NamedTempFile::with_suffix(".xyz").unwrap();
+    std::fs::write(tiny.path(), b"1 2 3\n4 5 6\n7 8 9\n").unwrap();
+    // Ten fast rejects (too few points) in a burst; each simulated pulse lasts 20 ms, so every
+    // pulse after the first would come at least 20 ms after its moment.
+    let sections = format!("[source]\nkind = \"replay\"\nscans = [{:?}]\nparts = 10\n[line]\nmax_pulse_lag_ms = 5\n[metrics]\nlisten = \"127.0.0.1:0\"\n", tiny.path());
+    let line = LineBox::new(&bunny(), &sections);
+    let (status, log) = line.start().wait();
+    assert!(status.success(), "{log}");
+    let rows = line.decisions();
+    assert_eq!(rows.len(), 10, "{log}");
+    use dus_edge::daemon::decision::PulseState;
+    let fired: Vec<&str> = rows.iter().filter(|r| r.pulse == Some(PulseState::Fired)).map(|r| r.part.as_str()).collect();
+    let missed = rows.iter().filter(|r| r.pulse == Some(PulseState::Missed)).count();
+    assert!(rows.iter().all(|r| r.is_reject() && r.pulse.is_some()), "every reject's pulse is settled: {rows:#?}");
+    assert!(missed >= 8 && fired.len() + missed == 10, "fired {fired:?}, missed {missed}");
+    assert_eq!(line.pulses().iter().map(|p| p.part.as_str()).collect::<Vec<_>>(), fired, "only fired pulses reached the actuator");
+    assert!(log.contains("missed actuation") && log.contains("max_pulse_lag_ms 5"), "{log}");
+    for row in rows.iter().filter(|r| r.pulse == Some(PulseState::Fired)) {
+        let pulsed = row.pulse_unix_ms.unwrap();
+        assert!(pulsed >= row.unix_ms + 100, "fired after the 100 ms travel delay: {row:?}");
+    }
+    let journal = line.path("journal.db");
+    let (ok, listed) = edge_tool(&["history", "--journal", journal.to_str().unwrap(), "--missed"]);
+    assert!(ok && listed.lines().count() == missed, "{listed}");
 }
 
 #[test]
 fn config_check_names_the_problem_and_passes_a_good_file() {
     let line = spool_box("");
-    let out = std::process::Command::new(support::EXE).args(["config", "check", "--config", line.config.to_str().unwrap()]).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && text.contains("valid") && text.contains("spool"), "{text}");
-    std::fs::write(&line.config, std::fs::read_to_string(&line.config).unwrap() + "[line]\ndeadline = 5\n").unwrap();
-    let out = std::process::Command::new(support::EXE).args(["config", "check", "--config", line.config.to_str().unwrap()]).output().unwrap();
-    let text = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(!out.status.success() && text.contains("deadline") && text.contains("edge.toml"), "{text}");
+    let path = line.config.to_str().unwrap();
+    let (ok, text) = edge_tool(&["config", "check", "--config", path]);
+    assert!(ok && text.contains("valid") && text.contains("spool"), "{text}");
+    let good = std::fs::read_to_string(&line.config).unwrap();
+    let journal_folder = line.path("heatmaps-folder");
+    std::fs::create_dir_all(&journal_folder).unwrap();
+    let journal_line = format!("path = {:?}", line.path("journal.db"));
+    for (edit, key) in [
+        ("[line]\ndeadline = 5\n".to_string(), "deadline"),
+        ("[line]\nqueue = 9223372036854775807\n".into(), "line.queue = 9223372036854775807 is out of range"),
+        ("[line]\nstall_ms = 1000\ndeadline_ms = 5000\n".into(), "line.stall_ms"),
+        ("[line]\nmax_pulse_lag_ms = 0\n".into(), "line.max_pulse_lag_ms"),
+        ("[runtime]\nproviders = [\"quantum\"]\n".into(), "unknown execution provider 'quantum'"),
+        ("[models]\ntrusted_keys = [\"zz\"]\n".into(), "models.trusted_keys[0]"),
+    ] {
+        // Keys added to an existing section replace or join its lines; a duplicate table is invalid TOML, so edit in place.
+        let text = merge(&good, &edit);
+        std::fs::write(&line.config, text).unwrap();
+        let (ok, message) = edge_tool(&["config", "check", "--config", path]);
+        assert!(!ok && message.contains(key) && message.contains("edge.toml"), "{edit}: {message}");
+    }
+    for (from, to, key) in [
+        ("delay_ms = 100", "delay_ms = 9223372036854775807".to_string(), "actuator.delay_ms = 9223372036854775807 is out of range"),
+        ("pulse_ms = 20", "pulse_ms = 9223372036854775807".into(), "actuator.pulse_ms"),
+        ("threads = 1", "threads = 0".into(), "runtime.threads = 0"),
+        (journal_line.as_str(), format!("{journal_line}\nheatmap_budget_mb = 17592186044416"), "journal.heatmap_budget_mb = 17592186044416"),
+        (journal_line.as_str(), format!("path = {journal_folder:?}"), "is a folder"),
+    ] {
+        std::fs::write(&line.config, good.replace(from, &to)).unwrap();
+        let (ok, message) = edge_tool(&["config", "check", "--config", path]);
+        assert!(!ok && message.contains(key), "{to}: {message}");
+    }
+    let serial = format!("{}[source]\nkind = \"serial\"\nport = \"/dev/ttyUSB0\"\nbaud = 0\n", &good[..good.find("[source]").unwrap()]);
+    std::fs::write(&line.config, serial).unwrap();
+    let (ok, message) = edge_tool(&["config", "check", "--config", path]);
+    assert!(!ok && message.contains("source.baud = 0 is out of range"), "{message}");
+    let (ok, message) = edge_tool(&["config", "check", "--config", "/dev/zero"]);
+    assert!(!ok && message.contains("not a regular file"), "{message}");
+    let (ok, message) = edge_tool(&["config", "check", "--config", "/nonexistent/edge.toml"]);
+    assert!(!ok && message.matches("No such file or directory").count() == 1, "each cause once: {message}");
+}
+
+/// `base` with the sections of `edit` merged in (keys of a section already in `base` are
+/// appended under its header).
+fn merge(base: &str, edit: &str) -> String {
+    let mut text = base.to_string();
+    let mut section = String::new();
+    for line in edit.lines() {
+        if line.starts_with('[') {
+            section = line.to_string();
+            if !text.contains(&format!("{section}\n")) {
+                text += &format!("{section}\n");
+            }
+        } else {
+            text = text.replacen(&format!("{section}\n"), &format!("{section}\n{line}\n"), 1);
+        }
+    }
+    text
 }
 
 #[test]

@@ -21,7 +21,7 @@ fn next_part(source: &mut SerialSource) -> Arrival {
     let start = Instant::now();
     while start.elapsed() < PATIENCE {
         match source.poll(Duration::from_millis(100)) {
-            Poll::Part(arrival) => return arrival,
+            Poll::Part(taken) => return taken.read(None),
             Poll::Idle => {}
             Poll::Finished => panic!("a serial source never finishes"),
         }

@@ -23,6 +23,10 @@ pub struct HistoryArgs {
     /// Only rejected parts.
     #[arg(long)]
     rejects: bool,
+    /// Only rejects whose pulse did not fire: missed (too late for its part), failed, or never
+    /// fired because the daemon stopped first. Those parts went on down the line.
+    #[arg(long)]
+    missed: bool,
     /// Only decisions newer than this: 90s, 15m, 1h, 2d.
     #[arg(long, value_parser = humantime::parse_duration)]
     since: Option<Duration>,
@@ -45,7 +49,7 @@ pub fn run(args: HistoryArgs) -> Result<()> {
     anyhow::ensure!(path.is_file(), "{}: no journal here (has the daemon run?)", path.display());
     let since = args.since.map(|d| decision::now().1 - d.as_millis() as i64);
     let limit = if args.stats { args.limit } else { Some(args.limit.unwrap_or(50)) };
-    let decisions = Journal::read_only(&path)?.query(&Query { rejects_only: args.rejects, since_unix_ms: since, limit })?;
+    let decisions = Journal::read_only(&path)?.query(&Query { rejects_only: args.rejects, since_unix_ms: since, limit, missed_only: args.missed })?;
     if args.stats {
         print!("{}", decision::summarize(&decisions));
     } else {
@@ -53,7 +57,12 @@ pub fn run(args: HistoryArgs) -> Result<()> {
             if args.json {
                 println!("{}", serde_json::to_string(d)?);
             } else {
-                println!("{}  {:<16} {:<6} {:>7.0} ms  {}  [{}]", d.time, d.part, d.action.as_str(), d.total_ms, d.reason, d.model);
+                let pulse = match (d.is_reject(), d.pulse) {
+                    (false, _) => String::new(),
+                    (true, Some(state)) => format!("  pulse {}", state.as_str()),
+                    (true, None) => "  pulse not fired".to_string(),
+                };
+                println!("{}  {:<16} {:<6} {:>7.0} ms  {}  [{}]{pulse}", d.time, d.part, d.action.as_str(), d.total_ms, d.reason, d.model);
             }
         }
     }

@@ -143,6 +143,18 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// The error and its causes on one line, each cause once: many of our errors already quote
+/// their source ("x: cannot read: No such file"), and anyhow's `{:#}` would print it again.
+pub fn describe_error(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain().map(ToString::to_string) {
+        if !text.contains(&cause) {
+            text += &if text.is_empty() { cause } else { format!(": {cause}") };
+        }
+    }
+    text
+}
+
 /// The process exit code for an error: a bundle refusal's own code (10-15, see
 /// `docs/technician.md`), else 1.
 pub fn exit_code(error: &anyhow::Error) -> u8 {

@@ -21,6 +21,37 @@ impl Action {
     }
 }
 
+/// What became of a reject's pulse; journaled by the actuation thread after the fact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PulseState {
+    /// The actuator was told to fire.
+    Fired,
+    /// Not fired: it would have come later than `[line] max_pulse_lag_ms`, or the daemon stopped
+    /// before its moment; the part went past the ejector.
+    Missed,
+    /// The actuator refused (GPIO error).
+    Failed,
+    /// A reject journaled before pulses were recorded (a journal migrated from schema 1).
+    Unrecorded,
+}
+
+impl PulseState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PulseState::Fired => "fired",
+            PulseState::Missed => "missed",
+            PulseState::Failed => "failed",
+            PulseState::Unrecorded => "unrecorded",
+        }
+    }
+
+    /// The state a journal column holds; unknown text reads as `Unrecorded`.
+    pub fn parse(text: &str) -> PulseState {
+        [PulseState::Fired, PulseState::Missed, PulseState::Failed].into_iter().find(|p| p.as_str() == text).unwrap_or(PulseState::Unrecorded)
+    }
+}
+
 /// One part's decision. A fault (unreadable scan, model error, deadline, full queue) is a reject
 /// whose `fault` says why; a defect found by the model is a reject with `fault: None`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -47,6 +78,10 @@ pub struct Decision {
     pub total_ms: f64,
     /// The reject's heatmap PLY, when one was kept.
     pub heatmap: Option<String>,
+    /// A reject's pulse, once the actuation thread settled it (`None`: a pass, or not yet).
+    pub pulse: Option<PulseState>,
+    /// When the pulse fired (or was given up), milliseconds since the Unix epoch.
+    pub pulse_unix_ms: Option<i64>,
 }
 
 impl Decision {
@@ -81,6 +116,10 @@ pub fn summarize(decisions: &[Decision]) -> String {
         decisions.len() - rejects,
         if faults.is_empty() { "none".to_string() } else { faults.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ") }
     );
+    let unfired = decisions.iter().filter(|d| d.is_reject() && matches!(d.pulse, Some(PulseState::Missed | PulseState::Failed))).count();
+    if unfired > 0 {
+        out += &format!("{unfired} reject pulses not fired (missed or failed): see history --missed\n");
+    }
     if span > 0.0 {
         out += &format!("throughput {:.2} parts/s over {span:.1} s\n", (decisions.len() - 1) as f64 / span);
     }

@@ -4,12 +4,17 @@
 //! mid-write leaves the journal consistent (no torn lines to repair, unlike an append-only log),
 //! and `edge-tool history` can query by time and verdict while the daemon writes, since WAL
 //! readers do not block the writer.
+//!
+//! Schema 2 (`PRAGMA user_version`): `decisions` also records each reject's pulse, and `taken`
+//! holds the parts taken from the source and not decided yet: a row there at start means the
+//! daemon died reading or inspecting that part. A schema-1 journal (no user_version) is migrated
+//! when the daemon opens it; `history` reads both.
 
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::decision::{Action, Decision};
+use super::decision::{Action, Decision, PulseState};
 use super::source::Settlement;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,11 +23,51 @@ pub enum JournalError {
     Folder { path: PathBuf, source: std::io::Error },
     #[error("{path}: journal: {source}")]
     Db { path: PathBuf, source: rusqlite::Error },
+    #[error("{path}: journal schema {found} is newer than this dus-edge knows ({SCHEMA_VERSION}); use a newer edge-tool")]
+    Newer { path: PathBuf, found: i64 },
+}
+
+/// The schema this code writes.
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Where a taken, undecided part is: after a crash, `Reading` and `Inspecting` name the scan that
+/// may have killed the daemon; a `Queued` one was read fine and waited its turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Reading,
+    Queued,
+    Inspecting,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Reading => "reading",
+            Stage::Queued => "queued",
+            Stage::Inspecting => "inspecting",
+        }
+    }
+
+    fn parse(text: &str) -> Stage {
+        [Stage::Queued, Stage::Inspecting].into_iter().find(|s| s.as_str() == text).unwrap_or(Stage::Reading)
+    }
+}
+
+/// A part taken from the source with no decision yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TakenRow {
+    pub id: i64,
+    pub part: String,
+    pub origin: String,
+    pub unix_ms: i64,
+    pub stage: Stage,
 }
 
 pub struct Journal {
     path: PathBuf,
     db: Connection,
+    /// The schema of the file (schema 1 only when opened read-only).
+    version: i64,
 }
 
 const SCHEMA: &str = "
@@ -46,12 +91,23 @@ CREATE INDEX IF NOT EXISTS decisions_time ON decisions (unix_ms);
 CREATE INDEX IF NOT EXISTS decisions_origin ON decisions (origin);
 ";
 
+/// From schema 1 (or nothing) to 2, in one transaction.
+const MIGRATE_TO_2: &str = "
+ALTER TABLE decisions ADD COLUMN pulse TEXT;
+ALTER TABLE decisions ADD COLUMN pulse_unix_ms INTEGER;
+UPDATE decisions SET pulse = 'unrecorded' WHERE action = 'reject';
+CREATE TABLE taken (id INTEGER PRIMARY KEY, part TEXT NOT NULL, origin TEXT NOT NULL, unix_ms INTEGER NOT NULL, stage TEXT NOT NULL);
+PRAGMA user_version = 2;
+";
+
 /// Which rows `history` wants.
 #[derive(Debug, Clone, Default)]
 pub struct Query {
     pub rejects_only: bool,
     pub since_unix_ms: Option<i64>,
     pub limit: Option<usize>,
+    /// Only rejects whose pulse did not fire (missed, failed, or never settled).
+    pub missed_only: bool,
 }
 
 impl Journal {
@@ -60,8 +116,12 @@ impl Journal {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| JournalError::Folder { path: path.to_path_buf(), source })?;
         }
-        let journal = Journal::connect(path, Connection::open(path))?;
-        journal.run(|db| db.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;").and_then(|_| db.execute_batch(SCHEMA)))?;
+        let mut journal = Journal::connect(path, Connection::open(path))?;
+        journal.run(|db| db.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"))?;
+        if journal.version < 2 {
+            journal.run(|db| db.execute_batch(&format!("BEGIN; {SCHEMA} {MIGRATE_TO_2} COMMIT;")))?;
+            journal.version = 2;
+        }
         Ok(journal)
     }
 
@@ -72,24 +132,73 @@ impl Journal {
 
     fn connect(path: &Path, db: rusqlite::Result<Connection>) -> Result<Journal, JournalError> {
         let db = db.map_err(|source| JournalError::Db { path: path.to_path_buf(), source })?;
-        Ok(Journal { path: path.to_path_buf(), db })
+        let version = db.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(|source| JournalError::Db { path: path.to_path_buf(), source })?;
+        if version > SCHEMA_VERSION {
+            return Err(JournalError::Newer { path: path.to_path_buf(), found: version });
+        }
+        Ok(Journal { path: path.to_path_buf(), db, version })
     }
 
     fn run<T>(&self, work: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, JournalError> {
         work(&self.db).map_err(|source| JournalError::Db { path: self.path.clone(), source })
     }
 
-    /// Appends one decision; when this returns, the row is on disk.
-    pub fn record(&self, d: &Decision) -> Result<(), JournalError> {
+    /// Records that a part was taken from the source, before its scan is read; the row id.
+    pub fn take(&self, part: &str, origin: &str, unix_ms: i64) -> Result<i64, JournalError> {
+        self.run(|db| {
+            db.execute("INSERT INTO taken (part, origin, unix_ms, stage) VALUES (?1, ?2, ?3, 'reading')", params![part, origin, unix_ms])?;
+            Ok(db.last_insert_rowid())
+        })
+    }
+
+    /// Moves a taken part on to `stage`.
+    pub fn advance(&self, taken: i64, stage: Stage) -> Result<(), JournalError> {
+        self.run(|db| db.execute("UPDATE taken SET stage = ?1 WHERE id = ?2", params![stage.as_str(), taken]).map(|_| ()))
+    }
+
+    /// Drops a taken row without a decision: its scan is queued again from the spool.
+    pub fn forget(&self, taken: i64) -> Result<(), JournalError> {
+        self.run(|db| db.execute("DELETE FROM taken WHERE id = ?1", [taken]).map(|_| ()))
+    }
+
+    /// Parts taken and never decided: the daemon died while reading or inspecting them.
+    pub fn undecided(&self) -> Result<Vec<TakenRow>, JournalError> {
+        self.run(|db| {
+            let mut statement = db.prepare("SELECT id, part, origin, unix_ms, stage FROM taken ORDER BY id")?;
+            let rows = statement.query_map([], |row| {
+                let stage = Stage::parse(&row.get::<_, String>(4)?);
+                Ok(TakenRow { id: row.get(0)?, part: row.get(1)?, origin: row.get(2)?, unix_ms: row.get(3)?, stage })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Appends one decision and clears its part's `taken` row in the same transaction; when this
+    /// returns, both are on disk. The decision's row id.
+    pub fn record(&self, d: &Decision, taken: Option<i64>) -> Result<i64, JournalError> {
         let stages = serde_json::to_string(&d.stages_ms).unwrap_or_default();
         self.run(|db| {
-            db.execute(
-                "INSERT INTO decisions (part, origin, time, unix_ms, action, reason, fault, object_score, threshold, model, stages_ms, total_ms, heatmap)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                params![d.part, d.origin, d.time, d.unix_ms, d.action.as_str(), d.reason, d.fault, d.object_score, d.threshold, d.model, stages, d.total_ms, d.heatmap],
-            )
-            .map(|_| ())
+            let transaction = db.unchecked_transaction()?;
+            transaction.execute(
+                "INSERT INTO decisions (part, origin, time, unix_ms, action, reason, fault, object_score, threshold, model, stages_ms, total_ms, heatmap, pulse, pulse_unix_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                params![
+                    d.part, d.origin, d.time, d.unix_ms, d.action.as_str(), d.reason, d.fault, d.object_score, d.threshold, d.model, stages,
+                    d.total_ms, d.heatmap, d.pulse.map(PulseState::as_str), d.pulse_unix_ms
+                ],
+            )?;
+            let id = transaction.last_insert_rowid();
+            if let Some(taken) = taken {
+                transaction.execute("DELETE FROM taken WHERE id = ?1", [taken])?;
+            }
+            transaction.commit()?;
+            Ok(id)
         })
+    }
+
+    /// Records what became of the pulse of decision `row`.
+    pub fn pulsed(&self, row: i64, state: PulseState, unix_ms: i64) -> Result<(), JournalError> {
+        self.run(|db| db.execute("UPDATE decisions SET pulse = ?1, pulse_unix_ms = ?2 WHERE id = ?3", params![state.as_str(), unix_ms, row]).map(|_| ()))
     }
 
     /// How the part from `origin` was settled, if it has a decision (spool recovery after a crash).
@@ -103,10 +212,16 @@ impl Journal {
 
     /// Decisions matching `query`, oldest first.
     pub fn query(&self, query: &Query) -> Result<Vec<Decision>, JournalError> {
+        let pulse = if self.version < 2 { ", 'unrecorded' AS pulse, NULL AS pulse_unix_ms" } else { "" };
+        let only = match (query.missed_only, query.rejects_only) {
+            (true, _) if self.version < 2 => "AND 0",
+            (true, _) => "AND action = 'reject' AND (pulse IS NULL OR pulse IN ('missed', 'failed'))",
+            (false, true) => "AND action = 'reject'",
+            (false, false) => "",
+        };
         let sql = format!(
-            "SELECT part, origin, time, unix_ms, action, reason, fault, object_score, threshold, model, stages_ms, total_ms, heatmap
-             FROM (SELECT * FROM decisions WHERE unix_ms >= ?1 {} ORDER BY id DESC LIMIT ?2) ORDER BY id",
-            if query.rejects_only { "AND action = 'reject'" } else { "" }
+            "SELECT part, origin, time, unix_ms, action, reason, fault, object_score, threshold, model, stages_ms, total_ms, heatmap, pulse, pulse_unix_ms
+             FROM (SELECT *{pulse} FROM decisions WHERE unix_ms >= ?1 {only} ORDER BY id DESC LIMIT ?2) ORDER BY id"
         );
         let limit = query.limit.map_or(-1, |l| l as i64);
         self.run(|db| {
@@ -134,6 +249,8 @@ fn row_decision(row: &rusqlite::Row) -> rusqlite::Result<Decision> {
         stages_ms: serde_json::from_str(&stages).unwrap_or_default(),
         total_ms: row.get(11)?,
         heatmap: row.get(12)?,
+        pulse: row.get::<_, Option<String>>(13)?.map(|p| PulseState::parse(&p)),
+        pulse_unix_ms: row.get(14)?,
     })
 }
 
@@ -156,6 +273,8 @@ mod tests {
             stages_ms: vec![("score".into(), 6.5)],
             total_ms: 210.0,
             heatmap: None,
+            pulse: None,
+            pulse_unix_ms: None,
         }
     }
 
@@ -165,20 +284,72 @@ mod tests {
         let path = dir.path().join("var/journal.db");
         {
             let journal = Journal::open(&path).unwrap();
-            journal.record(&decision("p1", Action::Pass, None, 1_000)).unwrap();
-            journal.record(&decision("p2", Action::Reject, Some("deadline missed"), 2_000)).unwrap();
-            journal.record(&decision("p3", Action::Reject, None, 3_000)).unwrap();
+            journal.record(&decision("p1", Action::Pass, None, 1_000), None).unwrap();
+            journal.record(&decision("p2", Action::Reject, Some("deadline missed"), 2_000), None).unwrap();
+            journal.record(&decision("p3", Action::Reject, None, 3_000), None).unwrap();
         }
         let journal = Journal::read_only(&path).unwrap();
         let all = journal.query(&Query::default()).unwrap();
         assert_eq!(all.iter().map(|d| d.part.as_str()).collect::<Vec<_>>(), ["p1", "p2", "p3"]);
         assert_eq!(all[1], decision("p2", Action::Reject, Some("deadline missed"), 2_000));
-        let rejects = journal.query(&Query { rejects_only: true, since_unix_ms: Some(2_500), limit: None }).unwrap();
+        let rejects = journal.query(&Query { rejects_only: true, since_unix_ms: Some(2_500), ..Query::default() }).unwrap();
         assert_eq!(rejects.len(), 1);
         assert_eq!(rejects[0].part, "p3");
         assert_eq!(journal.settlement("spool p2.pcd").unwrap(), Some(Settlement::Failed));
         assert_eq!(journal.settlement("spool p3.pcd").unwrap(), Some(Settlement::Inspected));
         assert_eq!(journal.settlement("spool p4.pcd").unwrap(), None);
+    }
+
+    #[test]
+    fn a_taken_part_stays_undecided_until_its_decision_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("journal.db")).unwrap();
+        let (a, b) = (journal.take("a", "spool a.pcd", 10).unwrap(), journal.take("b", "spool b.pcd", 20).unwrap());
+        let c = journal.take("c", "spool c.pcd", 25).unwrap();
+        journal.advance(b, Stage::Queued).unwrap();
+        journal.record(&decision("a", Action::Pass, None, 30), Some(a)).unwrap();
+        journal.forget(c).unwrap();
+        assert_eq!(journal.undecided().unwrap(), [TakenRow { id: b, part: "b".into(), origin: "spool b.pcd".into(), unix_ms: 20, stage: Stage::Queued }]);
+    }
+
+    #[test]
+    fn pulses_are_recorded_and_missed_ones_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("journal.db")).unwrap();
+        let fired = journal.record(&decision("fired", Action::Reject, None, 1), None).unwrap();
+        let late = journal.record(&decision("late", Action::Reject, None, 2), None).unwrap();
+        journal.record(&decision("never", Action::Reject, None, 3), None).unwrap();
+        journal.record(&decision("pass", Action::Pass, None, 4), None).unwrap();
+        journal.pulsed(fired, PulseState::Fired, 5).unwrap();
+        journal.pulsed(late, PulseState::Missed, 6).unwrap();
+        let missed = journal.query(&Query { missed_only: true, ..Query::default() }).unwrap();
+        assert_eq!(missed.iter().map(|d| (d.part.as_str(), d.pulse)).collect::<Vec<_>>(), [("late", Some(PulseState::Missed)), ("never", None)]);
+        let all = journal.query(&Query::default()).unwrap();
+        assert_eq!((all[0].pulse, all[0].pulse_unix_ms), (Some(PulseState::Fired), Some(5)));
+    }
+
+    #[test]
+    fn a_schema_1_journal_is_readable_and_migrated_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        // Schema 1 as the previous release wrote it: no user_version, no pulse columns.
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(SCHEMA).unwrap();
+        old.execute(
+            "INSERT INTO decisions (part, origin, time, unix_ms, action, reason, fault, object_score, threshold, model, stages_ms, total_ms, heatmap)
+             VALUES ('old', 'spool old.pcd', '2026-11-29T05:00:00.000Z', 1, 'reject', 'r', NULL, 1.5, 1.1, 'bunny 1.0.0', '[]', 210.0, NULL)",
+            [],
+        )
+        .unwrap();
+        drop(old);
+        let before = Journal::read_only(&path).unwrap().query(&Query::default()).unwrap();
+        assert_eq!((before.len(), before[0].pulse), (1, Some(PulseState::Unrecorded)));
+        let journal = Journal::open(&path).unwrap();
+        assert_eq!(journal.run(|db| db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))).unwrap(), SCHEMA_VERSION);
+        assert!(journal.query(&Query { missed_only: true, ..Query::default() }).unwrap().is_empty(), "old rejects are not listed as missed");
+        journal.take("new", "spool new.pcd", 2).unwrap();
+        drop(journal);
+        assert_eq!(Journal::open(&path).unwrap().undecided().unwrap().len(), 1, "reopening a schema-2 journal migrates nothing");
     }
 
     #[test]

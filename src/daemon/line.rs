@@ -9,6 +9,12 @@
 //! few points, model error, deadline, full queue, journal failure) becomes a reject with its
 //! reason. The journal row is durable before the reject pulse is queued. SIGTERM stops intake and
 //! drains what was already taken; SIGHUP reloads the model between two parts.
+//!
+//! Poison scans cannot stop the line: a part is journaled as taken before its scan is read, a
+//! panic while reading or inspecting is caught and becomes that part's fault, and a part that
+//! keeps a thread busy past `[line] stall_ms` makes the daemon unhealthy and then exit (systemd
+//! restarts it). At the next start every part taken and not decided is rejected as crashed
+//! during inspection, and its spool file goes to `failed/`, never read again.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,12 +26,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use super::actuator::{self, Actuator, Pulse};
-use super::decision::{self, Action, Decision};
+use super::decision::{self, Action, Decision, PulseState};
 use super::heatmaps::Heatmaps;
-use super::journal::Journal;
-use super::metrics::{self, Metrics};
-use super::source::{self, Arrival, Poll, Settle, Settlement, Source};
-use super::lock;
+use super::journal::{Journal, Stage, TakenRow};
+use super::metrics::{self, Metrics, Trouble, Worker};
+use super::source::{self, Arrival, Poll, Settle, Settlement, Source, Taken};
+use super::{lock, survive};
 use crate::cloud::Cloud;
 use crate::config::Config;
 use crate::detector::{millis, DetectError, Detector, DusNet, Inspection};
@@ -79,6 +85,7 @@ enum Fault {
     Late { after: Duration, deadline: Duration },
     QueueFull(usize),
     Journal(String),
+    Crashed(String),
 }
 
 impl Fault {
@@ -93,6 +100,7 @@ impl Fault {
             Fault::Late { .. } => "deadline_missed",
             Fault::QueueFull(_) => "queue_full",
             Fault::Journal(_) => "journal_error",
+            Fault::Crashed(_) => "crashed_during_inspection",
         }
     }
 }
@@ -110,6 +118,7 @@ impl std::fmt::Display for Fault {
             }
             Fault::QueueFull(waiting) => write!(f, "queue full: {waiting} scans already waiting for detection"),
             Fault::Journal(why) => write!(f, "journal write failed: {why}"),
+            Fault::Crashed(why) => write!(f, "crashed during inspection: {why}"),
         }
     }
 }
@@ -134,12 +143,14 @@ fn load_model(config: &Config) -> Result<Loaded> {
 struct Due {
     part: String,
     at: Instant,
+    /// The decision's journal row, where the pulse's fate is recorded.
+    row: Option<i64>,
 }
 
 /// Turns outcomes into journaled decisions and queued pulses; shared by the acquisition thread
 /// (queue-full rejects) and the detection thread.
 struct Decider {
-    journal: Mutex<Journal>,
+    journal: Arc<Mutex<Journal>>,
     heatmaps: Mutex<Heatmaps>,
     pulses: SyncSender<Due>,
     delay: Duration,
@@ -147,13 +158,18 @@ struct Decider {
 }
 
 impl Decider {
-    /// Journals `decision` (durably), settles the source item, then queues the reject pulse.
-    fn settle(&self, mut decision: Decision, cause: &str, settle: Option<Settle>) {
-        if let Err(e) = lock(&self.journal).record(&decision) {
-            log::error!("part {}: {e}; rejecting it", decision.part);
-            let fault = Fault::Journal(e.to_string());
-            (decision.action, decision.reason, decision.fault) = (Action::Reject, fault.to_string(), Some(fault.to_string()));
-        }
+    /// Journals `decision` (durably, clearing the part's `taken` row), settles the source item,
+    /// then queues the reject pulse.
+    fn settle(&self, mut decision: Decision, cause: &str, settle: Option<Settle>, taken: Option<i64>) {
+        let row = match lock(&self.journal).record(&decision, taken) {
+            Ok(row) => Some(row),
+            Err(e) => {
+                log::error!("part {}: {e}; rejecting it", decision.part);
+                let fault = Fault::Journal(e.to_string());
+                (decision.action, decision.reason, decision.fault) = (Action::Reject, fault.to_string(), Some(fault.to_string()));
+                None
+            }
+        };
         if let Some(settle) = settle {
             let settlement = if decision.fault.is_some() { Settlement::Failed } else { Settlement::Inspected };
             if let Err(e) = settle(&settlement) {
@@ -163,12 +179,22 @@ impl Decider {
         self.metrics.count(&decision, cause);
         println!("{}", describe(&decision));
         if decision.is_reject() {
-            self.queue_pulse(Due { part: decision.part, at: Instant::now() + self.delay });
+            self.queue_pulse(Due { part: decision.part, at: Instant::now() + self.delay, row });
         }
         let parts = self.metrics.parts();
         if parts.is_multiple_of(100) {
             let (rss, peak) = metrics::resident_bytes();
             log::info!("{parts} parts decided; resident memory {} MiB (peak {} MiB)", rss >> 20, peak >> 20);
+        }
+    }
+
+    /// Journals that a taken part moved on (queued, then inspecting); a journal failure here only
+    /// costs the crash protection of this one part, so it is logged and the part goes on.
+    fn advance(&self, arrival: &Arrival, stage: Stage) {
+        if let Some(row) = arrival.journal_row {
+            if let Err(e) = lock(&self.journal).advance(row, stage) {
+                log::error!("part {}: {e}", arrival.part);
+            }
         }
     }
 
@@ -230,6 +256,8 @@ fn decision(arrival: &Arrival, inspection: Option<&Inspection>, fault: Option<&F
         stages_ms,
         total_ms: millis(arrival.at.elapsed()),
         heatmap: None,
+        pulse: None,
+        pulse_unix_ms: None,
     }
 }
 
@@ -243,7 +271,11 @@ fn judge(detector: &mut dyn Detector, arrival: &Arrival, deadline: Duration) -> 
     if waited > deadline {
         return (None, Some(Fault::Late { after: waited, deadline }));
     }
-    match detector.inspect(cloud) {
+    let inspected = match survive(|| detector.inspect(cloud)) {
+        Ok(inspected) => inspected,
+        Err(why) => return (None, Some(Fault::Crashed(format!("the detector {why}")))),
+    };
+    match inspected {
         Err(e @ DetectError::TooFewPoints { .. }) => (None, Some(Fault::TooFewPoints(e.to_string()))),
         Err(e @ DetectError::Incomplete { .. }) => (None, Some(Fault::Incomplete(e.to_string()))),
         Err(e @ DetectError::WrongExtent { .. }) => (None, Some(Fault::WrongExtent(e.to_string()))),
@@ -266,7 +298,7 @@ struct Detection {
 impl Detection {
     fn run(mut self, arrivals: Receiver<Arrival>) {
         loop {
-            self.decider.metrics.beat();
+            self.decider.metrics.beat(Worker::Detection);
             let next = arrivals.recv_timeout(TICK);
             // After the wait: a SIGHUP that came while waiting applies to the part just received.
             self.reload_if_asked();
@@ -296,7 +328,10 @@ impl Detection {
         self.decider.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
         let queued = arrival.at.elapsed();
         let deadline = Duration::from_millis(self.config.line.deadline_ms);
+        self.decider.advance(&arrival, Stage::Inspecting);
+        let busy = self.decider.metrics.busy(Worker::Detection);
         let (inspection, fault) = judge(&mut self.loaded.detector, &arrival, deadline);
+        drop(busy);
         let mut decision = decision(&arrival, inspection.as_ref(), fault.as_ref(), &self.loaded.name, queued);
         if let (Some(inspection), Ok(cloud), true) = (&inspection, &arrival.scan, decision.is_reject()) {
             decision.heatmap = self.decider.keep_heatmap(&decision.part, decision.unix_ms, cloud, inspection);
@@ -306,16 +341,28 @@ impl Detection {
             (None, Action::Reject) => "defect",
             (None, Action::Pass) => "inspected",
         };
-        self.decider.settle(decision, cause, arrival.settle.take());
+        self.decider.settle(decision, cause, arrival.settle.take(), arrival.journal_row);
     }
+}
+
+/// Journals `taken` as taken, then reads its scan (a panic in the reader is the scan's error).
+fn read_taken(taken: Taken, decider: &Decider) -> Arrival {
+    let (_, unix_ms) = decision::now();
+    let row = lock(&decider.journal).take(&taken.part, &taken.origin, unix_ms).map_err(|e| log::error!("part {}: {e}", taken.part)).ok();
+    let busy = decider.metrics.busy(Worker::Acquisition);
+    let arrival = taken.read(row);
+    drop(busy);
+    decider.advance(&arrival, Stage::Queued);
+    arrival
 }
 
 /// Takes scans from the source until it finishes or `stop` is set; a scan that finds the queue
 /// full is rejected at once.
 fn acquire(mut source: Box<dyn Source>, arrivals: SyncSender<Arrival>, decider: Arc<Decider>, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::SeqCst) {
+        decider.metrics.beat(Worker::Acquisition);
         let mut arrival = match source.poll(TICK) {
-            Poll::Part(arrival) => arrival,
+            Poll::Part(taken) => read_taken(taken, &decider),
             Poll::Idle => continue,
             Poll::Finished => break,
         };
@@ -327,28 +374,91 @@ fn acquire(mut source: Box<dyn Source>, arrivals: SyncSender<Arrival>, decider: 
             log::warn!("back-pressure: part {} arrived with {waiting} scans waiting; rejecting it", arrival.part);
             let fault = Fault::QueueFull(waiting);
             let decision = decision(&arrival, None, Some(&fault), "-", arrival.at.elapsed());
-            decider.settle(decision, fault.kind(), arrival.settle.take());
+            decider.settle(decision, fault.kind(), arrival.settle.take(), arrival.journal_row);
         }
     }
     log::info!("intake stopped: {}", source.describe());
 }
 
-/// Fires each reject pulse at its moment, in order.
-fn actuate(mut actuator: Box<dyn Actuator>, pulses: Receiver<Due>) {
-    for due in pulses {
-        if let Some(wait) = due.at.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
+/// What the actuation thread needs besides its actuator.
+struct Actuation {
+    journal: Arc<Mutex<Journal>>,
+    metrics: Arc<Metrics>,
+    /// A pulse later than this after its moment no longer reaches its part.
+    max_lag: Duration,
+}
+
+impl Actuation {
+    /// Fires each reject pulse at its moment, in order; one that can no longer reach its part is
+    /// not fired. Either way the journal row says what happened.
+    fn run(self, mut actuator: Box<dyn Actuator>, pulses: Receiver<Due>) {
+        for due in pulses {
+            if let Some(wait) = due.at.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let lag = Instant::now().saturating_duration_since(due.at);
+            let state = if lag > self.max_lag {
+                self.metrics.missed_actuations.fetch_add(1, Ordering::Relaxed);
+                log::error!(
+                    "part {}: missed actuation: its reject pulse would come {} ms late (max_pulse_lag_ms {}), after the part passed the ejector; not fired; remove the part by hand",
+                    due.part,
+                    lag.as_millis(),
+                    self.max_lag.as_millis()
+                );
+                PulseState::Missed
+            } else if let Err(e) = actuator.pulse(&due.part) {
+                log::error!("part {}: reject pulse failed: {e}; remove the part by hand", due.part);
+                PulseState::Failed
+            } else {
+                PulseState::Fired
+            };
+            self.record(&due, state);
         }
-        if let Err(e) = actuator.pulse(&due.part) {
-            log::error!("part {}: reject pulse failed: {e}; remove the part by hand", due.part);
+    }
+
+    fn record(&self, due: &Due, state: PulseState) {
+        let Some(row) = due.row else { return };
+        if let Err(e) = lock(&self.journal).pulsed(row, state, decision::now().1) {
+            log::error!("part {}: cannot journal its pulse ({}): {e}", due.part, state.as_str());
         }
     }
 }
 
+/// Settles every part the journal says was taken and never decided. One the daemon died reading
+/// or inspecting (a poison scan, a stall, a power cut) is rejected and never read again; its
+/// spool file then goes to `failed/`. One that only waited in the queue is inspected again when
+/// its scan is still in the spool (`requeue`), else rejected. The part has long left the
+/// ejector, so a reject's pulse is journaled as missed.
+fn reject_crashed(journal: &Journal, metrics: &Metrics, requeue: bool) -> Result<()> {
+    for TakenRow { id, part, origin, unix_ms, stage } in journal.undecided()? {
+        if stage == Stage::Queued && requeue && origin.starts_with("spool ") {
+            journal.forget(id)?;
+            continue;
+        }
+        let when = match stage {
+            Stage::Reading => "while reading its scan; not read again",
+            Stage::Inspecting => "while inspecting it; not read again",
+            Stage::Queued => "before inspecting it, and its scan was only in memory",
+        };
+        let fault = Fault::Crashed(format!("the daemon stopped {when} (taken at unix ms {unix_ms})"));
+        log::error!("part {part} ({origin}): {fault}; remove the part by hand if it is still on the line");
+        let arrival = Arrival { part, at: Instant::now(), scan: Err(fault.to_string()), origin, settle: None, journal_row: Some(id) };
+        let mut decision = decision(&arrival, None, Some(&fault), "-", Duration::ZERO);
+        (decision.pulse, decision.pulse_unix_ms, decision.total_ms) = (Some(PulseState::Missed), Some(decision.unix_ms), (decision.unix_ms - unix_ms) as f64);
+        journal.record(&decision, Some(id))?;
+        metrics.count(&decision, fault.kind());
+        println!("{}", describe(&decision));
+    }
+    Ok(())
+}
+
 /// Runs the line until the source finishes or `flags.stop` is set; returns what happened.
 pub fn run(config: &Config, flags: Flags) -> Result<Summary> {
+    config.check().map_err(anyhow::Error::msg)?;
     let journal = Journal::open(&config.journal.path)?;
+    let metrics = Arc::new(Metrics::new(config.line.stall()));
     let spec = config.source.spec().map_err(anyhow::Error::msg)?;
+    reject_crashed(&journal, &metrics, matches!(spec, crate::config::SourceConfig::Spool { .. }))?;
     let source = source::open(&spec, &|origin| journal.settlement(origin).ok().flatten()).context("opening the scan source")?;
     let loaded = load_model(config)?;
     let recorded = Arc::new(Mutex::new(Vec::new()));
@@ -356,14 +466,15 @@ pub fn run(config: &Config, flags: Flags) -> Result<Summary> {
     let heatmaps = Heatmaps::open(&config.journal.heatmaps, config.journal.heatmap_budget_mb << 20)
         .with_context(|| format!("{}: cannot use the heatmap folder", config.journal.heatmaps.display()))?;
     log::info!("source: {}; actuator: {}; journal: {}", source.describe(), actuator.describe(), config.journal.path.display());
-    let metrics = Arc::new(Metrics::default());
     metrics.set_model(&loaded.name);
     let http = config.metrics.listen.map(|listen| metrics::serve(listen, metrics.clone())).transpose().context("starting /metrics")?;
 
     let (pulse_tx, pulse_rx) = mpsc::sync_channel(PULSE_QUEUE);
     let (arrival_tx, arrival_rx) = mpsc::sync_channel(config.line.queue);
+    let journal = Arc::new(Mutex::new(journal));
+    let actuation = Actuation { journal: journal.clone(), metrics: metrics.clone(), max_lag: Duration::from_millis(config.line.max_pulse_lag_ms) };
     let decider = Arc::new(Decider {
-        journal: Mutex::new(journal),
+        journal,
         heatmaps: Mutex::new(heatmaps),
         pulses: pulse_tx,
         delay: Duration::from_millis(config.actuator.delay_ms),
@@ -371,12 +482,16 @@ pub fn run(config: &Config, flags: Flags) -> Result<Summary> {
     });
     let detection = Detection { config: config.clone(), loaded, decider: decider.clone(), flags: flags.clone() };
     let threads = [
-        spawn("actuation", move || actuate(actuator, pulse_rx))?,
+        spawn("actuation", move || actuation.run(actuator, pulse_rx))?,
         spawn("detection", move || detection.run(arrival_rx))?,
         spawn("acquisition", move || acquire(source, arrival_tx, decider, flags.stop.clone()))?,
     ];
     let pid_file = PidFile::write(&config.daemon.pid_file);
-    supervise(&threads, &metrics);
+    if let Some(stall) = supervise(&threads, &metrics) {
+        // The stuck thread cannot be joined; returning ends the process, and the part it holds
+        // is rejected as crashed at the next start.
+        anyhow::bail!("stalled: {stall}; exiting so that the service restarts (the part will be rejected as crashed during inspection)");
+    }
     for thread in threads {
         thread.join().map_err(|_| anyhow::anyhow!("a daemon thread panicked"))?;
     }
@@ -393,17 +508,23 @@ fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> std::io::Result<Jo
     std::thread::Builder::new().name(name.into()).spawn(work)
 }
 
-/// Tells systemd we are ready and, while detection is alive, pings its watchdog, until every
-/// thread has finished.
-fn supervise(threads: &[JoinHandle<()>], metrics: &Metrics) {
+/// Tells systemd we are ready and, while both workers make progress, pings its watchdog, until
+/// every thread has finished; or returns why a worker stalled on one part.
+fn supervise(threads: &[JoinHandle<()>], metrics: &Metrics) -> Option<String> {
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     while !threads.iter().all(JoinHandle::is_finished) {
-        if metrics.healthy() {
-            let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
+        match metrics.trouble() {
+            None => drop(sd_notify::notify(&[sd_notify::NotifyState::Watchdog])),
+            Some(Trouble::Stalled(why)) => {
+                log::error!("{why}");
+                return Some(why);
+            }
+            Some(_) => {}
         }
         std::thread::sleep(Duration::from_millis(250));
     }
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    None
 }
 
 fn summary(metrics: &Metrics, pulses: Vec<Pulse>) -> Summary {

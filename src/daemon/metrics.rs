@@ -9,8 +9,63 @@ use std::time::{Duration, Instant};
 use super::decision::Decision;
 use super::lock;
 
-/// The detection thread counts as alive while its heartbeat is this fresh.
+/// An idle thread counts as alive while its heartbeat is this fresh.
 const ALIVE: Duration = Duration::from_secs(10);
+
+/// The two threads whose progress the watchdog and `/healthz` report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Worker {
+    /// Takes scans from the source and reads them.
+    Acquisition,
+    /// Inspects them.
+    Detection,
+}
+
+impl Worker {
+    fn name(self) -> &'static str {
+        match self {
+            Worker::Acquisition => "acquisition (reading a scan)",
+            Worker::Detection => "detection (inspecting a part)",
+        }
+    }
+}
+
+/// Why the daemon is not healthy.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trouble {
+    /// A worker has been busy with one part longer than `[line] stall_ms`.
+    Stalled(String),
+    /// An idle worker stopped looking for work (its thread is gone).
+    Gone(String),
+    NoModel,
+}
+
+impl std::fmt::Display for Trouble {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Trouble::Stalled(why) | Trouble::Gone(why) => write!(f, "{why}"),
+            Trouble::NoModel => write!(f, "no model is loaded"),
+        }
+    }
+}
+
+/// One thread's liveness, in milliseconds since the metrics started (+1, so 0 means never/idle).
+#[derive(Default)]
+struct Progress {
+    beat_ms: AtomicU64,
+    busy_since_ms: AtomicU64,
+}
+
+/// Marks a worker busy with one part until dropped.
+pub struct Busy<'a> {
+    progress: &'a Progress,
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        self.progress.busy_since_ms.store(0, Ordering::Relaxed);
+    }
+}
 
 pub struct Metrics {
     started: Instant,
@@ -20,21 +75,32 @@ pub struct Metrics {
     stages: Mutex<BTreeMap<String, (f64, u64)>>,
     pub queue_depth: AtomicUsize,
     pub queue_full: AtomicU64,
-    heartbeat_ms: AtomicU64,
+    /// Reject pulses not fired because they could no longer reach their part.
+    pub missed_actuations: AtomicU64,
+    acquisition: Progress,
+    detection: Progress,
+    /// How long one part may keep a worker busy before the daemon counts as stalled.
+    stall: Duration,
     model: Mutex<String>,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Metrics {
+impl Metrics {
+    pub fn new(stall: Duration) -> Metrics {
+        let metrics = Metrics {
             started: Instant::now(),
             parts: Mutex::default(),
             stages: Mutex::default(),
             queue_depth: AtomicUsize::new(0),
             queue_full: AtomicU64::new(0),
-            heartbeat_ms: AtomicU64::new(0),
+            missed_actuations: AtomicU64::new(0),
+            acquisition: Progress::default(),
+            detection: Progress::default(),
+            stall,
             model: Mutex::default(),
-        }
+        };
+        metrics.beat(Worker::Acquisition);
+        metrics.beat(Worker::Detection);
+        metrics
     }
 }
 
@@ -59,14 +125,54 @@ impl Metrics {
         lock(&self.parts).iter().filter(|((action, cause), _)| keep(action, cause)).map(|(_, n)| n).sum()
     }
 
-    pub fn beat(&self) {
-        self.heartbeat_ms.store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+    fn progress(&self, worker: Worker) -> &Progress {
+        match worker {
+            Worker::Acquisition => &self.acquisition,
+            Worker::Detection => &self.detection,
+        }
     }
 
-    /// Whether the detection thread looked for work recently and a model is loaded.
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64 + 1
+    }
+
+    /// `worker` is looking for work.
+    pub fn beat(&self, worker: Worker) {
+        self.progress(worker).beat_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    /// `worker` starts on one part; it counts as stalled once busy longer than the stall time.
+    pub fn busy(&self, worker: Worker) -> Busy<'_> {
+        let progress = self.progress(worker);
+        progress.busy_since_ms.store(self.now_ms(), Ordering::Relaxed);
+        Busy { progress }
+    }
+
+    /// Why the daemon is not healthy (a worker stalled on a part, or gone), if it is not.
+    pub fn trouble(&self) -> Option<Trouble> {
+        let now = self.now_ms();
+        for worker in [Worker::Acquisition, Worker::Detection] {
+            let progress = self.progress(worker);
+            let busy = match progress.busy_since_ms.load(Ordering::Relaxed) {
+                0 => None,
+                since => Some(Duration::from_millis(now.saturating_sub(since))),
+            };
+            let idle = Duration::from_millis(now.saturating_sub(progress.beat_ms.load(Ordering::Relaxed)));
+            match busy {
+                Some(busy) if busy > self.stall => {
+                    let why = format!("{} has worked on one part for {} ms (stall_ms {})", worker.name(), busy.as_millis(), self.stall.as_millis());
+                    return Some(Trouble::Stalled(why));
+                }
+                None if idle > ALIVE => return Some(Trouble::Gone(format!("{} has not looked for work for {} s", worker.name(), idle.as_secs()))),
+                _ => {}
+            }
+        }
+        lock(&self.model).is_empty().then_some(Trouble::NoModel)
+    }
+
+    /// Whether both workers are making progress and a model is loaded.
     pub fn healthy(&self) -> bool {
-        let since = self.started.elapsed().saturating_sub(Duration::from_millis(self.heartbeat_ms.load(Ordering::Relaxed)));
-        since < ALIVE && !lock(&self.model).is_empty()
+        self.trouble().is_none()
     }
 
     pub fn set_model(&self, model: &str) {
@@ -92,6 +198,8 @@ impl Metrics {
         let gauge = |v: String| vec![(String::new(), v)];
         family("dus_edge_queue_depth", "gauge", "Scans waiting for detection.", gauge(self.queue_depth.load(Ordering::Relaxed).to_string()));
         family("dus_edge_queue_full_total", "counter", "Scans rejected because detection was behind.", gauge(self.queue_full.load(Ordering::Relaxed).to_string()));
+        let missed = self.missed_actuations.load(Ordering::Relaxed).to_string();
+        family("dus_edge_missed_actuations_total", "counter", "Reject pulses not fired: too late to reach their part.", gauge(missed));
         family("dus_edge_resident_memory_bytes", "gauge", "Resident set size of the daemon.", gauge(resident_bytes().0.to_string()));
         let model = vec![(format!("{{model=\"{}\"}}", lock(&self.model)), "1".to_string())];
         family("dus_edge_model_info", "gauge", "The model deciding now.", model);
@@ -117,10 +225,10 @@ pub fn serve(listen: std::net::SocketAddr, metrics: Arc<Metrics>) -> std::io::Re
     let serving = server.clone();
     let thread = std::thread::Builder::new().name("metrics".into()).spawn(move || {
         for request in serving.incoming_requests() {
-            let (status, body) = match request.url() {
-                "/metrics" => (200, metrics.render()),
-                "/healthz" if metrics.healthy() => (200, "ok\n".to_string()),
-                "/healthz" => (503, "detection is not running or no model is loaded\n".to_string()),
+            let (status, body) = match (request.url(), metrics.trouble()) {
+                ("/metrics", _) => (200, metrics.render()),
+                ("/healthz", None) => (200, "ok\n".to_string()),
+                ("/healthz", Some(trouble)) => (503, format!("{trouble}\n")),
                 _ => (404, "try /metrics or /healthz\n".to_string()),
             };
             let _ = request.respond(tiny_http::Response::from_string(body).with_status_code(status));

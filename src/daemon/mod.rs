@@ -21,3 +21,12 @@ pub use line::{run, Flags, Summary};
 fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+/// Runs `work`, turning a panic into its message: a panic in a reader or the detector is that
+/// part's fault, not the line's end.
+fn survive<T>(work: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|panic| {
+        let message = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+        format!("panicked: {}", message.unwrap_or_else(|| "(no message)".into()))
+    })
+}

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::source::{Arrival, Poll, Source};
+use super::source::{Poll, Source, Taken};
 
 pub struct Replay {
     scans: Vec<PathBuf>,
@@ -39,13 +39,13 @@ impl Source for Replay {
         self.sent += 1;
         let at = Instant::now();
         self.next_due = at + self.interval;
-        let scan = crate::cloud::read(path).map_err(|e| e.problem.to_string());
-        Poll::Part(Arrival {
+        let file = path.clone();
+        Poll::Part(Taken {
             part: format!("replay-{:06}", self.sent),
             at,
-            scan,
             origin: format!("replay {}", path.display()),
             settle: None,
+            read: Box::new(move || crate::cloud::read(&file).map_err(|e| e.problem.to_string())),
         })
     }
 
@@ -63,7 +63,8 @@ mod tests {
         let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
         let mut replay = Replay::new(vec![data.join("scan_le.ply"), data.join("missing.pcd")], Duration::ZERO, 3);
         let mut seen = Vec::new();
-        while let Poll::Part(a) = replay.poll(Duration::from_millis(10)) {
+        while let Poll::Part(taken) = replay.poll(Duration::from_millis(10)) {
+            let a = taken.read(None);
             seen.push((a.part, a.scan.is_ok()));
         }
         assert_eq!(seen, [("replay-000001".into(), true), ("replay-000002".into(), false), ("replay-000003".into(), true)]);

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use serialport::{DataBits, FlowControl, Parity, SerialPort, StopBits};
 
 use super::frame::{Decoder, Event};
-use super::source::{Arrival, Poll, Source};
+use super::source::{Poll, Source, Taken};
 use crate::cloud::Cloud;
 
 /// The first reconnect waits this long; each failure doubles it up to [`LAST_RETRY`].
@@ -81,7 +81,7 @@ impl SerialSource {
     }
 
     /// The next part the decoder holds, handling the events that are not parts on the way.
-    fn next_arrival(&mut self) -> Option<Arrival> {
+    fn next_arrival(&mut self) -> Option<Taken> {
         while let Some(event) = self.decoder.next_event() {
             match event {
                 Event::Frame { part, points } => {
@@ -101,8 +101,8 @@ impl SerialSource {
         None
     }
 
-    fn arrival(&self, part: String, at: Instant, scan: Result<Cloud, String>) -> Arrival {
-        Arrival { part, at, scan, origin: self.origin(), settle: None }
+    fn arrival(&self, part: String, at: Instant, scan: Result<Cloud, String>) -> Taken {
+        Taken::decoded(part, at, self.origin(), scan)
     }
 
     fn note_garbage(&mut self, bytes: usize) {

@@ -21,6 +21,37 @@ pub enum Settlement {
     Failed,
 }
 
+/// Reads a taken part's scan (a spool or replay file; a decoded frame is already read).
+pub type Read = Box<dyn FnOnce() -> Result<Cloud, String> + Send>;
+
+/// A part a source took, before its scan is read: the line journals it as taken first, so a
+/// scan that crashes the reader or the detector is known after the restart and rejected
+/// instead of read again (a poison pill).
+pub struct Taken {
+    /// The part id, from the file name or the frame; it travels to the journal and the actuator.
+    pub part: String,
+    /// When the scan arrived: the deadline runs from here.
+    pub at: Instant,
+    /// Where it came from, for the journal (spool file, serial port, replayed file).
+    pub origin: String,
+    pub settle: Option<Settle>,
+    pub read: Read,
+}
+
+impl Taken {
+    /// A part whose scan is already in memory (or known to be unusable).
+    pub fn decoded(part: String, at: Instant, origin: String, scan: Result<Cloud, String>) -> Taken {
+        Taken { part, at, origin, settle: None, read: Box::new(move || scan) }
+    }
+
+    /// Reads the scan (a panic in the reader is the scan's error); `journal_row` is the journal's
+    /// "taken" row, if it was written.
+    pub fn read(self, journal_row: Option<i64>) -> Arrival {
+        let scan = super::survive(self.read).unwrap_or_else(|why| Err(format!("the scan reader {why}")));
+        Arrival { part: self.part, at: self.at, scan, origin: self.origin, settle: self.settle, journal_row }
+    }
+}
+
 /// One part's scan as it reached the box.
 pub struct Arrival {
     /// The part id, from the file name or the frame; it travels to the journal and the actuator.
@@ -32,11 +63,13 @@ pub struct Arrival {
     /// Where it came from, for the journal (spool file, serial port, replayed file).
     pub origin: String,
     pub settle: Option<Settle>,
+    /// The journal's "taken" row, cleared in the same transaction that records the decision.
+    pub journal_row: Option<i64>,
 }
 
 /// The result of waiting on a source.
 pub enum Poll {
-    Part(Arrival),
+    Part(Taken),
     /// Nothing arrived within the wait.
     Idle,
     /// The source has no more parts (a finished replay); the daemon stops.

@@ -5,13 +5,15 @@
 //! Nothing is lost or decided twice across a crash: a file is in exactly one of the four places,
 //! and a file still in `work/` at start is either settled from the journal (decided before the
 //! crash) or queued again (not decided). A file counts as complete when it was renamed into the
-//! folder (the recommended way: write `.name.tmp`, then rename) or has not changed for `settle`.
+//! folder (the recommended way: write `.name.tmp`, then rename) or, with a `settle` above zero,
+//! has not changed for `settle` and had the same size at the previous poll (a writer that pauses
+//! keeps the modification time old while the file is still growing).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::source::{Arrival, Poll, Settle, Settlement, Source};
+use super::source::{Poll, Settle, Settlement, Source, Taken};
 use crate::slots::fsync_dir;
 
 const WORK: &str = "work";
@@ -24,6 +26,8 @@ pub struct Spool {
     /// Work files left from before a restart, not yet decided.
     recovered: VecDeque<PathBuf>,
     taken: u64,
+    /// Each file's size at the previous poll (the two-poll settle rule).
+    sizes: HashMap<PathBuf, u64>,
 }
 
 impl Spool {
@@ -32,7 +36,7 @@ impl Spool {
             std::fs::create_dir_all(dir.join(sub))?;
         }
         let mut recovered = VecDeque::new();
-        for (_, work) in sorted_files(&dir.join(WORK))?.0 {
+        for SpoolFile { path: work, .. } in sorted_files(&dir.join(WORK))?.0 {
             match decided(&origin(&work)) {
                 Some(settlement) => {
                     log::info!("{}: decided before the restart; moving it on", work.display());
@@ -44,7 +48,7 @@ impl Spool {
         if !recovered.is_empty() {
             log::warn!("{}: {} scans were taken but not decided before the restart; deciding them first", dir.display(), recovered.len());
         }
-        Ok(Spool { dir: dir.to_path_buf(), settle, recovered, taken: 0 })
+        Ok(Spool { dir: dir.to_path_buf(), settle, recovered, taken: 0, sizes: HashMap::new() })
     }
 
     /// The oldest complete scan file in the spool, moved into `work/` under a name without
@@ -53,12 +57,14 @@ impl Spool {
         let (files, strays) = sorted_files(&self.dir)?;
         self.clear_strays(strays)?;
         let now = SystemTime::now();
-        let complete = files.into_iter().find(|(modified, path)| {
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or(".");
-            let age = now.duration_since(*modified).unwrap_or_default();
-            !name.starts_with('.') && !name.ends_with(".tmp") && !name.ends_with(".part") && age >= self.settle
+        let previous = std::mem::replace(&mut self.sizes, files.iter().map(|f| (f.path.clone(), f.len)).collect());
+        let complete = files.into_iter().find(|file| {
+            let name = file.path.file_name().and_then(|n| n.to_str()).unwrap_or(".");
+            let age = now.duration_since(file.modified).unwrap_or_default();
+            let steady = self.settle.is_zero() || previous.get(&file.path) == Some(&file.len);
+            !name.starts_with('.') && !name.ends_with(".tmp") && !name.ends_with(".part") && age >= self.settle && steady
         });
-        let Some((_, path)) = complete else { return Ok(None) };
+        let Some(SpoolFile { path, .. }) = complete else { return Ok(None) };
         self.taken += 1;
         let stamp = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
         let name = printable(&path.file_name().unwrap_or_default().to_string_lossy());
@@ -103,7 +109,7 @@ impl Source for Spool {
             }),
         };
         match work {
-            Some(work) => Poll::Part(arrival(work)),
+            Some(work) => Poll::Part(taken(work)),
             None => {
                 std::thread::sleep(wait.min(Duration::from_millis(100)));
                 Poll::Idle
@@ -116,14 +122,14 @@ impl Source for Spool {
     }
 }
 
-fn arrival(work: PathBuf) -> Arrival {
+fn taken(work: PathBuf) -> Taken {
     let at = Instant::now();
-    let scan = crate::cloud::read(&work).map_err(|e| e.problem.to_string());
     let settle: Settle = {
         let work = work.clone();
         Box::new(move |settlement| settle_file(&work, *settlement))
     };
-    Arrival { part: part_id(&work), at, scan, origin: origin(&work), settle: Some(settle) }
+    let (part, origin) = (part_id(&work), origin(&work));
+    Taken { part, at, origin, settle: Some(settle), read: Box::new(move || crate::cloud::read(&work).map_err(|e| e.problem.to_string())) }
 }
 
 /// The part id: the scanner's file name without its extension (and without our work prefix).
@@ -147,15 +153,23 @@ fn settle_file(work: &Path, settlement: Settlement) -> std::io::Result<()> {
     fsync_dir(work_dir)
 }
 
-/// Regular files directly in `dir` with their modification times, oldest first (then by name),
-/// and everything else there (folders, links, FIFOs): one listing per poll.
-fn sorted_files(dir: &Path) -> std::io::Result<(Vec<(SystemTime, PathBuf)>, Vec<PathBuf>)> {
+/// A regular file in a spool folder listing.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct SpoolFile {
+    modified: SystemTime,
+    path: PathBuf,
+    len: u64,
+}
+
+/// Regular files directly in `dir`, oldest first (then by name), and everything else there
+/// (folders, links, FIFOs): one listing per poll.
+fn sorted_files(dir: &Path) -> std::io::Result<(Vec<SpoolFile>, Vec<PathBuf>)> {
     let (mut files, mut others) = (Vec::new(), Vec::new());
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         if entry.file_type()?.is_file() {
-            let modified = entry.metadata()?.modified()?;
-            files.push((modified, entry.path()));
+            let meta = entry.metadata()?;
+            files.push(SpoolFile { modified: meta.modified()?, path: entry.path(), len: meta.len() });
         } else {
             others.push(entry.path());
         }
@@ -173,9 +187,9 @@ mod tests {
         std::fs::copy(sample, dir.join(name)).unwrap();
     }
 
-    fn next_part(spool: &mut Spool) -> Arrival {
+    fn next_part(spool: &mut Spool) -> crate::daemon::source::Arrival {
         match spool.poll(Duration::from_millis(10)) {
-            Poll::Part(arrival) => arrival,
+            Poll::Part(taken) => taken.read(None),
             _ => panic!("expected a part"),
         }
     }
@@ -228,6 +242,21 @@ mod tests {
         assert_eq!(failed.len(), 2, "{failed:?}");
         assert!(failed.iter().any(|n| n.ends_with("-stray-a-folder.pcd")) && failed.iter().any(|n| n.ends_with("-stray-link.pcd")), "{failed:?}");
         assert!(std::fs::symlink_metadata("/etc/passwd").is_ok(), "the link's target is untouched");
+    }
+
+    #[test]
+    fn a_file_that_grew_since_the_last_poll_waits_even_when_its_time_is_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::open(dir.path(), Duration::from_millis(1), &|_| None).unwrap();
+        let path = dir.path().join("paused-writer.xyz");
+        let old = SystemTime::now() - Duration::from_secs(60);
+        std::fs::write(&path, "1 2 3\n").unwrap();
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
+        assert!(matches!(spool.poll(Duration::from_millis(1)), Poll::Idle), "first sighting: size not known yet");
+        std::fs::write(&path, "1 2 3\n4 5 6\n").unwrap();
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
+        assert!(matches!(spool.poll(Duration::from_millis(1)), Poll::Idle), "it grew between two polls");
+        assert_eq!(next_part(&mut spool).part, "paused-writer", "same size at two polls: taken");
     }
 
     #[test]

@@ -67,13 +67,14 @@ fn existing(path: PathBuf) -> Result<PathBuf, ModelError> {
 
 /// The execution providers to register, in order; CPU is always the implicit last resort.
 fn providers(config: &RuntimeConfig) -> Result<Vec<ExecutionProviderDispatch>, ModelError> {
+    config.check_providers().map_err(ModelError::Config)?;
     let mut dispatches = Vec::new();
     for name in &config.providers {
         let dispatch = match name.as_str() {
             "cpu" => continue,
             "cuda" => cuda(),
             "tensorrt" => tensorrt(config),
-            other => return Err(ModelError::Config(format!("unknown execution provider '{other}' (cpu, cuda, tensorrt)"))),
+            other => return Err(ModelError::Config(format!("unknown execution provider '{other}'"))),
         };
         match dispatch {
             Some(d) if config.strict => dispatches.push(d.error_on_failure()),

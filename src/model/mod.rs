@@ -41,6 +41,22 @@ impl Default for RuntimeConfig {
     }
 }
 
+/// The execution providers this runtime knows (a build may lack some; see `engine.rs`).
+pub const PROVIDERS: [&str; 3] = ["cpu", "cuda", "tensorrt"];
+
+impl RuntimeConfig {
+    /// Every configured provider must be one of [`PROVIDERS`], and at least one given.
+    pub fn check_providers(&self) -> Result<(), String> {
+        if self.providers.is_empty() {
+            return Err(format!("runtime.providers is empty; name at least one of {}", PROVIDERS.join(", ")));
+        }
+        match self.providers.iter().find(|p| !PROVIDERS.contains(&p.as_str())) {
+            Some(unknown) => Err(format!("runtime.providers: unknown execution provider '{unknown}' ({})", PROVIDERS.join(", "))),
+            None => Ok(()),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error("ONNX Runtime: {0}")]
