@@ -5,11 +5,20 @@
 //!
 //!   cargo bench --bench soak                         # 1000 parts, one every 280 ms
 //!   SOAK_PARTS=200 SOAK_INTERVAL_MS=0 cargo bench --bench soak
+//!   SOAK_HOSTILE=1 SOAK_INTERVAL_MS=650 cargo bench --bench soak   # 5 % hostile scans mixed in
+//!
+//! With `SOAK_HOSTILE=1`, 6 of every 120 scans are hostile (truncated, a lying POINTS header, a
+//! COUNT that overflows, a terabyte claim, a x1000 scale, a quarter of a scan); the run asserts
+//! one row per part, no restart, each hostile part rejected with its fault, and every good and
+//! defective part decided as it is without them, except for load faults (deadline missed, queue
+//! full: the line ran faster than the box), which are counted and printed.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::collections::BTreeSet;
+
+use dus_edge::daemon::decision::FaultKind;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -20,10 +29,13 @@ fn main() {
         return; // `cargo test --benches` asks for the list of benchmarks; this one only runs on demand.
     }
     let (parts, interval) = (env_or("SOAK_PARTS", 1000), env_or("SOAK_INTERVAL_MS", 280));
-    let scans = format!("[{:?}, {:?}]", support::sample("good.pcd"), support::sample("defect.pcd"));
+    let hostile_dir = tempfile::tempdir().unwrap();
+    let hostile = if env_or("SOAK_HOSTILE", 0) == 1 { hostile_scans(hostile_dir.path()) } else { Vec::new() };
+    let scans = scan_list(&hostile);
+    let list = format!("[{}]", scans.iter().map(|p| format!("{p:?}")).collect::<Vec<_>>().join(", "));
     let line = support::LineBox::new(
         &support::repo().join("models/bunny"),
-        &format!("[source]\nkind = \"replay\"\nscans = {scans}\nparts = {parts}\ninterval_ms = {interval}\n[line]\ndeadline_ms = 2000\nqueue = 4\n"),
+        &format!("[source]\nkind = \"replay\"\nscans = {list}\nparts = {parts}\ninterval_ms = {interval}\n[line]\ndeadline_ms = 2000\nqueue = 4\n"),
     );
     println!("soak: {parts} parts, one every {interval} ms, through {}", line.config.display());
     let started = std::time::Instant::now();
@@ -41,4 +53,68 @@ fn main() {
     }
     println!("wall time {wall:.1} s, {:.2} parts/s", rows.len() as f64 / wall);
     print!("{}", dus_edge::daemon::decision::summarize(&rows));
+    if !hostile.is_empty() {
+        check_hostile(&rows, &hostile, parts as usize);
+    }
+}
+
+/// The hostile scans, written into `dir`, with the fault each must be rejected with.
+fn hostile_scans(dir: &std::path::Path) -> Vec<(std::path::PathBuf, &'static str)> {
+    let good = std::fs::read(support::sample("good.pcd")).unwrap();
+    let points = dus_edge::cloud::read(&support::sample("good.pcd")).unwrap().points().to_vec();
+    let xyz = |points: &[[f32; 3]], scale: f32| points.iter().map(|p| format!("{} {} {}\n", p[0] * scale, p[1] * scale, p[2] * scale)).collect::<String>();
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        path
+    };
+    let fuzz = |name: &str| support::repo().join("tests/data/fuzz").join(name);
+    vec![
+        (write("truncated.pcd", &good[..good.len() / 2]), "unreadable scan"),
+        (fuzz("pcd-points-lie-short.pcd"), "unreadable scan"),
+        (fuzz("pcd-count-overflow-binary.pcd"), "unreadable scan"),
+        (fuzz("pcd-terabyte-claim-ascii.pcd"), "unreadable scan"),
+        (write("x1000.xyz", xyz(&points, 1000.0).as_bytes()), "wrong extent"),
+        (write("quarter.xyz", xyz(&points[..points.len() / 4], 1.0).as_bytes()), "incomplete scan"),
+    ]
+}
+
+/// Good and defective scans alternating; with hostile ones, one of them every 20 scans.
+fn scan_list(hostile: &[(std::path::PathBuf, &'static str)]) -> Vec<std::path::PathBuf> {
+    let normal = [support::sample("good.pcd"), support::sample("defect.pcd")];
+    if hostile.is_empty() {
+        return normal.to_vec();
+    }
+    (0..20 * hostile.len()).map(|i| if i % 20 == 10 { hostile[i / 20].0.clone() } else { normal[i % 2].clone() }).collect()
+}
+
+/// Asserts what the hostile soak promises (see the module comment).
+fn check_hostile(rows: &[dus_edge::daemon::decision::Decision], hostile: &[(std::path::PathBuf, &'static str)], parts: usize) {
+    assert_eq!(rows.len(), parts, "one row per part");
+    let origin = |path: &std::path::Path| format!("replay {}", path.display());
+    let (mut wrong, mut load) = (Vec::new(), Vec::new());
+    let mut hostile_rows = 0;
+    for row in rows {
+        let load_fault = matches!(row.fault_kind, Some(FaultKind::DeadlineMissed | FaultKind::QueueFull));
+        let expected = match hostile.iter().find(|(path, _)| origin(path) == row.origin) {
+            Some((_, fault)) => {
+                hostile_rows += 1;
+                row.fault.as_deref().is_some_and(|f| f.starts_with(fault))
+            }
+            None if row.origin == origin(&support::sample("good.pcd")) => row.fault.is_none() && !row.is_reject(),
+            None => row.fault.is_none() && row.is_reject(),
+        };
+        let line = format!("{} {} {} {:?}", row.part, row.origin, row.action.as_str(), row.fault);
+        match (expected, load_fault) {
+            (true, _) => {}
+            (false, true) => load.push(line),
+            (false, false) => wrong.push(line),
+        }
+    }
+    println!("hostile parts {hostile_rows} of {parts}, each rejected with its fault; normal parts with a load fault: {}", load.len());
+    for line in &load {
+        println!("  load fault: {line}");
+    }
+    println!("parts decided otherwise than expected: {}", wrong.len());
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }

@@ -282,7 +282,7 @@ impl Config {
             within("actuator.pulse_ms", actuator.pulse_ms, 1, 10_000, "ms"),
             within("actuator.delay_ms", actuator.delay_ms, 0, 60_000, "ms"),
             within("journal.heatmap_budget_mb", journal.heatmap_budget_mb, 1, 1 << 20, "MiB"),
-            within("runtime.threads", self.runtime.threads as u64, 1, 256, "threads"),
+            within("runtime.threads", self.runtime.threads as u64, 1, 1024, "threads"),
             self.runtime.check_providers(),
             self.models.check_keys(),
             not_a_folder("journal.path", &journal.path),

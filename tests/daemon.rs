@@ -82,10 +82,17 @@ fn spool_scans_each_get_one_decision_and_rejects_get_a_pulse() {
     assert_eq!(by_part["P-001"].action.as_str(), "pass", "{:?}", by_part["P-001"]);
     assert!(by_part["P-002"].is_reject() && by_part["P-002"].fault.is_none(), "{:?}", by_part["P-002"]);
     assert!(by_part["P-002"].heatmap.as_deref().is_some_and(|h| std::path::Path::new(h).exists()));
-    for (part, needle) in [("P-003", "unreadable scan"), ("P-004", "too few points"), ("P-005", "no finite points")] {
+    use dus_edge::daemon::decision::FaultKind;
+    for (part, needle, kind) in [
+        ("P-003", "unreadable scan", FaultKind::UnreadableScan),
+        ("P-004", "too few points", FaultKind::TooFewPoints),
+        ("P-005", "no finite points", FaultKind::UnreadableScan),
+    ] {
         let row = by_part[part];
         assert!(row.is_reject() && row.fault.as_deref().is_some_and(|f| f.contains(needle)), "{part}: {row:?}");
+        assert_eq!(row.fault_kind, Some(kind), "{part}: {row:?}");
     }
+    assert_eq!((by_part["P-001"].fault_kind, by_part["P-002"].fault_kind), (None, None));
     for row in &rows {
         assert_eq!(row.model, "bunny 1.0.0");
         assert!(row.total_ms > 0.0 && row.stages_ms[0].0 == "intake");

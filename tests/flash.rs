@@ -339,6 +339,18 @@ fn bad_bundles_are_refused_with_their_exit_code_and_the_active_model_untouched()
         ),
         ("duplicate", with_extra("duplicate.bundle", Raw::file("samples/good.pcd", &good[7].1)), 11, "appears twice"),
         ("unlisted member", with_extra("unlisted.bundle", Raw::file("notes.txt", b"hello")), 11, "not listed in bundle.toml"),
+        (
+            "a member that is another member's folder",
+            f.variant("file-and-folder.bundle", Sign::Trusted, |m, members| {
+                for (path, data) in [("samples2", b"x".to_vec()), ("samples2/x.pcd", b"y".to_vec())] {
+                    m.files.push(bundle::Member { path: path.into(), size: 0, sha256: String::new() });
+                    members.push((path.into(), data));
+                }
+                relist(m, members);
+            }),
+            11,
+            "lists 'samples2' as a file and as the folder of 'samples2/x.pcd'",
+        ),
         ("truncated", truncated(f), 11, "truncated"),
         (
             "not a bundle",

@@ -202,6 +202,13 @@ impl BundleManifest {
         if total > limits.total {
             return Err(Error::bad(format!("members total {total} bytes, over the limit of {}", limits.total)));
         }
+        // A member that is another member's folder cannot be extracted: refuse it here, so that
+        // verify says so and flash never starts on it.
+        for member in &self.files {
+            if let Some(folder) = member.path.match_indices('/').map(|(i, _)| &member.path[..i]).find(|f| seen.contains(f)) {
+                return Err(Error::bad(format!("bundle.toml lists '{folder}' as a file and as the folder of '{}'", member.path)));
+            }
+        }
         if !seen.contains(crate::model::Manifest::FILE) {
             return Err(Error::bad("bundle.toml does not list model.toml"));
         }

@@ -21,6 +21,70 @@ impl Action {
     }
 }
 
+/// Why a part was rejected without the model's verdict: the journal's `fault_kind` column, the
+/// metrics' `cause` label and the `history --stats` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    UnreadableScan,
+    TooFewPoints,
+    IncompleteScan,
+    WrongExtent,
+    ModelError,
+    DeadlineMissed,
+    QueueFull,
+    JournalError,
+    CrashedDuringInspection,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 9] = [
+        FaultKind::UnreadableScan,
+        FaultKind::TooFewPoints,
+        FaultKind::IncompleteScan,
+        FaultKind::WrongExtent,
+        FaultKind::ModelError,
+        FaultKind::DeadlineMissed,
+        FaultKind::QueueFull,
+        FaultKind::JournalError,
+        FaultKind::CrashedDuringInspection,
+    ];
+
+    /// The label: `fault_kind` column and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::UnreadableScan => "unreadable_scan",
+            FaultKind::TooFewPoints => "too_few_points",
+            FaultKind::IncompleteScan => "incomplete_scan",
+            FaultKind::WrongExtent => "wrong_extent",
+            FaultKind::ModelError => "model_error",
+            FaultKind::DeadlineMissed => "deadline_missed",
+            FaultKind::QueueFull => "queue_full",
+            FaultKind::JournalError => "journal_error",
+            FaultKind::CrashedDuringInspection => "crashed_during_inspection",
+        }
+    }
+
+    /// The words a fault's text starts with (`reason` and `fault` columns, `history --stats`).
+    pub fn words(self) -> &'static str {
+        match self {
+            FaultKind::UnreadableScan => "unreadable scan",
+            FaultKind::TooFewPoints => "too few points",
+            FaultKind::IncompleteScan => "incomplete scan",
+            FaultKind::WrongExtent => "wrong extent",
+            FaultKind::ModelError => "model error",
+            FaultKind::DeadlineMissed => "deadline missed",
+            FaultKind::QueueFull => "queue full",
+            FaultKind::JournalError => "journal write failed",
+            FaultKind::CrashedDuringInspection => "crashed during inspection",
+        }
+    }
+
+    pub fn parse(label: &str) -> Option<FaultKind> {
+        FaultKind::ALL.into_iter().find(|k| k.as_str() == label)
+    }
+}
+
 /// What became of a reject's pulse; journaled by the actuation thread after the fact.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -67,6 +131,8 @@ pub struct Decision {
     /// Plain words: the score against the threshold, or the fault.
     pub reason: String,
     pub fault: Option<String>,
+    /// The fault's kind (`None` for a verdict of the model).
+    pub fault_kind: Option<FaultKind>,
     pub object_score: Option<f64>,
     pub threshold: Option<f64>,
     /// `name version` of the model that decided, or "-" before one was loaded.
@@ -103,9 +169,9 @@ pub fn now() -> (String, i64) {
 pub fn summarize(decisions: &[Decision]) -> String {
     let (Some(first), Some(last)) = (decisions.first(), decisions.last()) else { return "no decisions\n".to_string() };
     let rejects = decisions.iter().filter(|d| d.is_reject()).count();
-    let mut faults: BTreeMap<&str, usize> = BTreeMap::new();
-    for fault in decisions.iter().filter_map(|d| d.fault.as_deref()) {
-        *faults.entry(fault.split(':').next().unwrap_or(fault)).or_default() += 1;
+    let mut faults: BTreeMap<FaultKind, usize> = BTreeMap::new();
+    for kind in decisions.iter().filter_map(|d| d.fault_kind) {
+        *faults.entry(kind).or_default() += 1;
     }
     let span = (last.unix_ms - first.unix_ms) as f64 / 1e3;
     let mut out = format!(
@@ -114,7 +180,7 @@ pub fn summarize(decisions: &[Decision]) -> String {
         first.time,
         last.time,
         decisions.len() - rejects,
-        if faults.is_empty() { "none".to_string() } else { faults.iter().map(|(k, n)| format!("{k} {n}")).collect::<Vec<_>>().join(", ") }
+        if faults.is_empty() { "none".to_string() } else { faults.iter().map(|(k, n)| format!("{} {n}", k.words())).collect::<Vec<_>>().join(", ") }
     );
     let unfired = decisions.iter().filter(|d| d.is_reject() && matches!(d.pulse, Some(PulseState::Missed | PulseState::Failed))).count();
     if unfired > 0 {

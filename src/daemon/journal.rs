@@ -5,7 +5,8 @@
 //! and `edge-tool history` can query by time and verdict while the daemon writes, since WAL
 //! readers do not block the writer.
 //!
-//! Schema 2 (`PRAGMA user_version`): `decisions` also records each reject's pulse, and `taken`
+//! Schema 2 (`PRAGMA user_version`): `decisions` also records each fault's kind and each reject's
+//! pulse, and `taken`
 //! holds the parts taken from the source and not decided yet: a row there at start means the
 //! daemon died reading or inspecting that part. A schema-1 journal (no user_version) is migrated
 //! when the daemon opens it; `history` reads both.
@@ -14,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::decision::{Action, Decision, PulseState};
+use super::decision::{Action, Decision, FaultKind, PulseState};
 use super::source::Settlement;
 
 #[derive(Debug, thiserror::Error)]
@@ -93,9 +94,11 @@ CREATE INDEX IF NOT EXISTS decisions_origin ON decisions (origin);
 
 /// From schema 1 (or nothing) to 2, in one transaction.
 const MIGRATE_TO_2: &str = "
+ALTER TABLE decisions ADD COLUMN fault_kind TEXT;
 ALTER TABLE decisions ADD COLUMN pulse TEXT;
 ALTER TABLE decisions ADD COLUMN pulse_unix_ms INTEGER;
 UPDATE decisions SET pulse = 'unrecorded' WHERE action = 'reject';
+{FAULT_KINDS}
 CREATE TABLE taken (id INTEGER PRIMARY KEY, part TEXT NOT NULL, origin TEXT NOT NULL, unix_ms INTEGER NOT NULL, stage TEXT NOT NULL);
 PRAGMA user_version = 2;
 ";
@@ -119,7 +122,8 @@ impl Journal {
         let mut journal = Journal::connect(path, Connection::open(path))?;
         journal.run(|db| db.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"))?;
         if journal.version < 2 {
-            journal.run(|db| db.execute_batch(&format!("BEGIN; {SCHEMA} {MIGRATE_TO_2} COMMIT;")))?;
+            let migrate = MIGRATE_TO_2.replace("{FAULT_KINDS}", &fault_kinds_from_text());
+            journal.run(|db| db.execute_batch(&format!("BEGIN; {SCHEMA} {migrate} COMMIT;")))?;
             journal.version = 2;
         }
         Ok(journal)
@@ -180,11 +184,11 @@ impl Journal {
         self.run(|db| {
             let transaction = db.unchecked_transaction()?;
             transaction.execute(
-                "INSERT INTO decisions (part, origin, time, unix_ms, action, reason, fault, object_score, threshold, model, stages_ms, total_ms, heatmap, pulse, pulse_unix_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                "INSERT INTO decisions (part, origin, time, unix_ms, action, reason, fault, object_score, threshold, model, stages_ms, total_ms, heatmap, pulse, pulse_unix_ms, fault_kind)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 params![
                     d.part, d.origin, d.time, d.unix_ms, d.action.as_str(), d.reason, d.fault, d.object_score, d.threshold, d.model, stages,
-                    d.total_ms, d.heatmap, d.pulse.map(PulseState::as_str), d.pulse_unix_ms
+                    d.total_ms, d.heatmap, d.pulse.map(PulseState::as_str), d.pulse_unix_ms, d.fault_kind.map(FaultKind::as_str)
                 ],
             )?;
             let id = transaction.last_insert_rowid();
@@ -212,7 +216,7 @@ impl Journal {
 
     /// Decisions matching `query`, oldest first.
     pub fn query(&self, query: &Query) -> Result<Vec<Decision>, JournalError> {
-        let pulse = if self.version < 2 { ", 'unrecorded' AS pulse, NULL AS pulse_unix_ms" } else { "" };
+        let pulse = if self.version < 2 { format!(", 'unrecorded' AS pulse, NULL AS pulse_unix_ms, {} AS fault_kind", fault_kind_case()) } else { String::new() };
         let only = match (query.missed_only, query.rejects_only) {
             (true, _) if self.version < 2 => "AND 0",
             (true, _) => "AND action = 'reject' AND (pulse IS NULL OR pulse IN ('missed', 'failed'))",
@@ -220,7 +224,7 @@ impl Journal {
             (false, false) => "",
         };
         let sql = format!(
-            "SELECT part, origin, time, unix_ms, action, reason, fault, object_score, threshold, model, stages_ms, total_ms, heatmap, pulse, pulse_unix_ms
+            "SELECT part, origin, time, unix_ms, action, reason, fault, object_score, threshold, model, stages_ms, total_ms, heatmap, pulse, pulse_unix_ms, fault_kind
              FROM (SELECT *{pulse} FROM decisions WHERE unix_ms >= ?1 {only} ORDER BY id DESC LIMIT ?2) ORDER BY id"
         );
         let limit = query.limit.map_or(-1, |l| l as i64);
@@ -251,7 +255,19 @@ fn row_decision(row: &rusqlite::Row) -> rusqlite::Result<Decision> {
         heatmap: row.get(12)?,
         pulse: row.get::<_, Option<String>>(13)?.map(|p| PulseState::parse(&p)),
         pulse_unix_ms: row.get(14)?,
+        fault_kind: row.get::<_, Option<String>>(15)?.and_then(|k| FaultKind::parse(&k)),
     })
+}
+
+/// SQL giving a schema-1 row's fault kind from the words its fault text starts with.
+fn fault_kind_case() -> String {
+    let arms: String = FaultKind::ALL.iter().map(|k| format!(" WHEN fault LIKE '{}%' THEN '{}'", k.words(), k.as_str())).collect();
+    format!("(CASE{arms} ELSE NULL END)")
+}
+
+/// The migration's statement filling `fault_kind` for the rows schema 1 wrote.
+fn fault_kinds_from_text() -> String {
+    format!("UPDATE decisions SET fault_kind = {} WHERE fault IS NOT NULL;", fault_kind_case())
 }
 
 #[cfg(test)]
@@ -267,6 +283,7 @@ mod tests {
             action,
             reason: "test".into(),
             fault: fault.map(str::to_string),
+            fault_kind: fault.map(|_| FaultKind::DeadlineMissed),
             object_score: Some(1.5),
             threshold: Some(1.1),
             model: "bunny 1.0.0".into(),
@@ -337,16 +354,17 @@ mod tests {
         old.execute_batch(SCHEMA).unwrap();
         old.execute(
             "INSERT INTO decisions (part, origin, time, unix_ms, action, reason, fault, object_score, threshold, model, stages_ms, total_ms, heatmap)
-             VALUES ('old', 'spool old.pcd', '2026-11-29T05:00:00.000Z', 1, 'reject', 'r', NULL, 1.5, 1.1, 'bunny 1.0.0', '[]', 210.0, NULL)",
+             VALUES ('old', 'spool old.pcd', '2026-11-29T05:00:00.000Z', 1, 'reject', 'r', 'queue full: 4 scans already waiting for detection', NULL, NULL, '-', '[]', 210.0, NULL)",
             [],
         )
         .unwrap();
         drop(old);
         let before = Journal::read_only(&path).unwrap().query(&Query::default()).unwrap();
-        assert_eq!((before.len(), before[0].pulse), (1, Some(PulseState::Unrecorded)));
+        assert_eq!((before.len(), before[0].pulse, before[0].fault_kind), (1, Some(PulseState::Unrecorded), Some(FaultKind::QueueFull)));
         let journal = Journal::open(&path).unwrap();
         assert_eq!(journal.run(|db| db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))).unwrap(), SCHEMA_VERSION);
         assert!(journal.query(&Query { missed_only: true, ..Query::default() }).unwrap().is_empty(), "old rejects are not listed as missed");
+        assert_eq!(journal.query(&Query::default()).unwrap()[0].fault_kind, Some(FaultKind::QueueFull), "the migration derived the kind");
         journal.take("new", "spool new.pcd", 2).unwrap();
         drop(journal);
         assert_eq!(Journal::open(&path).unwrap().undecided().unwrap().len(), 1, "reopening a schema-2 journal migrates nothing");

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use super::actuator::{self, Actuator, Pulse};
-use super::decision::{self, Action, Decision, PulseState};
+use super::decision::{self, Action, Decision, FaultKind, PulseState};
 use super::heatmaps::Heatmaps;
 use super::journal::{Journal, Stage, TakenRow};
 use super::metrics::{self, Metrics, Trouble, Worker};
@@ -89,36 +89,30 @@ enum Fault {
 }
 
 impl Fault {
-    /// The metrics label.
-    fn kind(&self) -> &'static str {
+    fn kind(&self) -> FaultKind {
         match self {
-            Fault::Unreadable(_) => "unreadable_scan",
-            Fault::TooFewPoints(_) => "too_few_points",
-            Fault::Incomplete(_) => "incomplete_scan",
-            Fault::WrongExtent(_) => "wrong_extent",
-            Fault::Model(_) => "model_error",
-            Fault::Late { .. } => "deadline_missed",
-            Fault::QueueFull(_) => "queue_full",
-            Fault::Journal(_) => "journal_error",
-            Fault::Crashed(_) => "crashed_during_inspection",
+            Fault::Unreadable(_) => FaultKind::UnreadableScan,
+            Fault::TooFewPoints(_) => FaultKind::TooFewPoints,
+            Fault::Incomplete(_) => FaultKind::IncompleteScan,
+            Fault::WrongExtent(_) => FaultKind::WrongExtent,
+            Fault::Model(_) => FaultKind::ModelError,
+            Fault::Late { .. } => FaultKind::DeadlineMissed,
+            Fault::QueueFull(_) => FaultKind::QueueFull,
+            Fault::Journal(_) => FaultKind::JournalError,
+            Fault::Crashed(_) => FaultKind::CrashedDuringInspection,
         }
     }
 }
 
 impl std::fmt::Display for Fault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let words = self.kind().words();
         match self {
-            Fault::Unreadable(why) => write!(f, "unreadable scan: {why}"),
-            Fault::TooFewPoints(why) => write!(f, "too few points: {why}"),
             // The detector's message already says which: "incomplete scan: ...", "wrong extent: ...".
             Fault::Incomplete(why) | Fault::WrongExtent(why) => write!(f, "{why}"),
-            Fault::Model(why) => write!(f, "model error: {why}"),
-            Fault::Late { after, deadline } => {
-                write!(f, "deadline missed: {} ms after arrival, deadline {} ms", after.as_millis(), deadline.as_millis())
-            }
-            Fault::QueueFull(waiting) => write!(f, "queue full: {waiting} scans already waiting for detection"),
-            Fault::Journal(why) => write!(f, "journal write failed: {why}"),
-            Fault::Crashed(why) => write!(f, "crashed during inspection: {why}"),
+            Fault::Unreadable(why) | Fault::TooFewPoints(why) | Fault::Model(why) | Fault::Journal(why) | Fault::Crashed(why) => write!(f, "{words}: {why}"),
+            Fault::Late { after, deadline } => write!(f, "{words}: {} ms after arrival, deadline {} ms", after.as_millis(), deadline.as_millis()),
+            Fault::QueueFull(waiting) => write!(f, "{words}: {waiting} scans already waiting for detection"),
         }
     }
 }
@@ -167,6 +161,7 @@ impl Decider {
                 log::error!("part {}: {e}; rejecting it", decision.part);
                 let fault = Fault::Journal(e.to_string());
                 (decision.action, decision.reason, decision.fault) = (Action::Reject, fault.to_string(), Some(fault.to_string()));
+                decision.fault_kind = Some(fault.kind());
                 None
             }
         };
@@ -250,6 +245,7 @@ fn decision(arrival: &Arrival, inspection: Option<&Inspection>, fault: Option<&F
         action,
         reason,
         fault: fault.map(Fault::to_string),
+        fault_kind: fault.map(Fault::kind),
         object_score: inspection.map(|i| i.object_score),
         threshold: inspection.and_then(|i| i.threshold),
         model: model.to_string(),
@@ -337,7 +333,7 @@ impl Detection {
             decision.heatmap = self.decider.keep_heatmap(&decision.part, decision.unix_ms, cloud, inspection);
         }
         let cause = match (&fault, decision.action) {
-            (Some(fault), _) => fault.kind(),
+            (Some(fault), _) => fault.kind().as_str(),
             (None, Action::Reject) => "defect",
             (None, Action::Pass) => "inspected",
         };
@@ -374,7 +370,7 @@ fn acquire(mut source: Box<dyn Source>, arrivals: SyncSender<Arrival>, decider: 
             log::warn!("back-pressure: part {} arrived with {waiting} scans waiting; rejecting it", arrival.part);
             let fault = Fault::QueueFull(waiting);
             let decision = decision(&arrival, None, Some(&fault), "-", arrival.at.elapsed());
-            decider.settle(decision, fault.kind(), arrival.settle.take(), arrival.journal_row);
+            decider.settle(decision, fault.kind().as_str(), arrival.settle.take(), arrival.journal_row);
         }
     }
     log::info!("intake stopped: {}", source.describe());
@@ -446,7 +442,7 @@ fn reject_crashed(journal: &Journal, metrics: &Metrics, requeue: bool) -> Result
         let mut decision = decision(&arrival, None, Some(&fault), "-", Duration::ZERO);
         (decision.pulse, decision.pulse_unix_ms, decision.total_ms) = (Some(PulseState::Missed), Some(decision.unix_ms), (decision.unix_ms - unix_ms) as f64);
         journal.record(&decision, Some(id))?;
-        metrics.count(&decision, fault.kind());
+        metrics.count(&decision, fault.kind().as_str());
         println!("{}", describe(&decision));
     }
     Ok(())
