@@ -221,10 +221,14 @@ fn a_scan_that_stalls_the_daemon_is_rejected_after_the_restart_and_never_read_ag
 fn a_pulse_too_late_for_its_part_is_not_fired_and_is_journaled_as_missed() {
     let tiny = tempfile::NamedTempFile::with_suffix(".xyz").unwrap();
     std::fs::write(tiny.path(), b"1 2 3\n4 5 6\n7 8 9\n").unwrap();
-    // Ten fast rejects (too few points) in a burst; each simulated pulse lasts 20 ms, so every
-    // pulse after the first would come at least 20 ms after its moment.
+    // Ten fast rejects (too few points) in a burst; each simulated pulse lasts 1 s, so every
+    // pulse after the first would come later than 5 ms after its moment as long as the ten
+    // decisions take under a second together. (With the box's 20 ms pulses that held only while
+    // each journal commit, an fsync, took under 15 ms, which a loaded disk does not promise.)
     let sections = format!("[source]\nkind = \"replay\"\nscans = [{:?}]\nparts = 10\n[line]\nmax_pulse_lag_ms = 5\n[metrics]\nlisten = \"127.0.0.1:0\"\n", tiny.path());
     let line = LineBox::new(&bunny(), &sections);
+    let config = std::fs::read_to_string(&line.config).unwrap();
+    std::fs::write(&line.config, config.replace("pulse_ms = 20\n", "pulse_ms = 1000\n")).unwrap();
     let (status, log) = line.start().wait();
     assert!(status.success(), "{log}");
     let rows = line.decisions();

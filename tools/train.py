@@ -59,6 +59,9 @@ def parse():
     ap.add_argument("--group-size", type=int, default=32)
     ap.add_argument("--up-ratio", type=int, default=32)
     ap.add_argument("--up-neighbours", type=int, default=16)
+    ap.add_argument("--passes", type=int, default=8,
+                    help="grouping passes at inference (model.toml [grouping] passes): the reconstruction "
+                         "is the union of this many groupings, passes x groups x up-ratio points")
     ap.add_argument("--batch-points", type=int, default=8192, help="field stage: points per step")
     ap.add_argument("--batch-centers", type=int, default=4096, help="down stage: centers per step")
     ap.add_argument("--patch-drop", type=float, default=NET_DEFAULTS["patch_drop"])
@@ -275,7 +278,7 @@ def main():
         raise SystemExit(f"no *.pcd in {a.data}")
 
     cfg = dict(points=a.points, groups=a.groups, group_size=a.group_size, up_ratio=a.up_ratio,
-               up_neighbours=a.up_neighbours, minutes=a.minutes or 8.0, split=a.split,
+               up_neighbours=a.up_neighbours, passes=a.passes, minutes=a.minutes or 8.0, split=a.split,
                max_steps=a.max_steps, batch_points=a.batch_points, batch_centers=a.batch_centers,
                patch_drop=a.patch_drop, spread=a.spread, eval_every=a.eval_every,
                field_noise=FIELD_NOISE, alphas=ALPHAS, beta_max=BETA_MAX, seed=a.seed,
