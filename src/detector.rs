@@ -4,6 +4,8 @@
 
 use std::time::{Duration, Instant};
 
+use rayon::prelude::*;
+
 use crate::cloud::Cloud;
 use crate::grouping::{NoiseLevels, Patches, Pyramid};
 use crate::model::{Manifest, MissingAgainst, Model, ModelError, Noise, ScanCheck};
@@ -278,8 +280,9 @@ impl DusNet {
         });
         let batch = batch(&patches);
         let centers = watch.time(Stage::DownNet, || self.model.predict_centers(&batch))?;
+        // One pyramid per batch item (pass and draw), independent of each other: one per core.
         let pyramids: Vec<Pyramid> =
-            watch.time(Stage::Pyramid, || centers.iter().map(|c| Pyramid::build(c, g.up_neighbours)).collect());
+            watch.time(Stage::Pyramid, || centers.par_iter().map(|c| Pyramid::build(c, g.up_neighbours)).collect());
         let outputs = watch.time(Stage::UpNet, || self.model.reconstruct(&centers, &pyramids))?;
         Ok((scan, outputs.chunks(g.passes).map(|passes| passes.concat()).collect()))
     }
