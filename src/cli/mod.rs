@@ -13,6 +13,7 @@ mod pack;
 mod reload;
 mod run;
 mod score;
+mod show;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +49,8 @@ enum Command {
     Config(config::ConfigCommand),
     /// Score scans: verdict, object score, anomalous regions, timings.
     Score(score::ScoreArgs),
+    /// Draw a scan or heatmap as a picture: three views, scores, regions circled, verdict.
+    Show(show::ShowArgs),
     /// Measure detectors on a labelled dataset (Anomaly-ShapeNet or Real3D-AD layout).
     Eval(eval::EvalArgs),
     /// Set a model's threshold from scans of known-good parts.
@@ -131,6 +134,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::History(args) => history::run(args),
         Command::Config(command) => config::run(command),
         Command::Score(args) => score::run(args),
+        Command::Show(args) => show::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Calibrate(args) => calibrate::run(args),
         Command::Bench(args) => bench::run(args),

@@ -128,7 +128,7 @@ fn load_model(config: &Config) -> Result<Loaded> {
     let resolved = slots::resolve_active(&config.models.root)?;
     let runtime = slots::runtime_for(&resolved.dir, &config.runtime);
     let model = Model::load(&resolved.dir, &runtime).with_context(|| format!("loading the model in {}", resolved.dir.display()))?;
-    let name = format!("{} {}", model.manifest.model.name, model.manifest.model.version);
+    let name = model.manifest.model.label();
     log::info!("model {name} from {}", resolved.dir.display());
     Ok(Loaded { detector: DusNet::new(model), name })
 }
@@ -205,7 +205,7 @@ impl Decider {
     }
 
     fn keep_heatmap(&self, part: &str, unix_ms: i64, cloud: &Cloud, inspection: &Inspection) -> Option<String> {
-        let scale = inspection.threshold.unwrap_or(inspection.object_score).max(1e-6) as f32;
+        let scale = crate::cloud::heatmap::colour_scale(inspection.threshold, inspection.object_score);
         match lock(&self.heatmaps).keep(part, unix_ms, cloud.points(), &inspection.point_scores, scale) {
             Ok(path) => Some(path.display().to_string()),
             Err(e) => {
