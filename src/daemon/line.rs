@@ -27,7 +27,7 @@ use anyhow::{Context, Result};
 
 use super::actuator::{self, Actuator, Pulse};
 use super::decision::{self, Action, Decision, FaultKind, PulseState};
-use super::heatmaps::Heatmaps;
+use super::heatmaps::{Heatmaps, Reject};
 use super::journal::{Journal, Stage, TakenRow};
 use super::metrics::{self, Metrics, Trouble, Worker};
 use super::source::{self, Arrival, Poll, Settle, Settlement, Source, Taken};
@@ -204,9 +204,9 @@ impl Decider {
         }
     }
 
-    fn keep_heatmap(&self, part: &str, unix_ms: i64, cloud: &Cloud, inspection: &Inspection) -> Option<String> {
-        let scale = crate::cloud::heatmap::colour_scale(inspection.threshold, inspection.object_score);
-        match lock(&self.heatmaps).keep(part, unix_ms, cloud.points(), &inspection.point_scores, scale) {
+    fn keep_heatmap(&self, part: &str, unix_ms: i64, cloud: &Cloud, inspection: &Inspection, model: &str) -> Option<String> {
+        let reject = Reject { part, unix_ms, points: cloud.points(), inspection, model };
+        match lock(&self.heatmaps).keep(&reject) {
             Ok(path) => Some(path.display().to_string()),
             Err(e) => {
                 log::warn!("part {part}: cannot keep its heatmap: {e}");
@@ -330,7 +330,7 @@ impl Detection {
         drop(busy);
         let mut decision = decision(&arrival, inspection.as_ref(), fault.as_ref(), &self.loaded.name, queued);
         if let (Some(inspection), Ok(cloud), true) = (&inspection, &arrival.scan, decision.is_reject()) {
-            decision.heatmap = self.decider.keep_heatmap(&decision.part, decision.unix_ms, cloud, inspection);
+            decision.heatmap = self.decider.keep_heatmap(&decision.part, decision.unix_ms, cloud, inspection, &self.loaded.name);
         }
         let cause = match (&fault, decision.action) {
             (Some(fault), _) => fault.kind().as_str(),
