@@ -119,6 +119,13 @@ impl DetectorKind {
     }
 }
 
+/// A progress bar of `len` `unit` on stderr; indicatif hides it when stderr is not a terminal, so
+/// logs and pipes get the results only. Lines printed meanwhile go through `ProgressBar::suspend`.
+fn progress_bar(len: u64, unit: &str) -> indicatif::ProgressBar {
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit}  {{msg}}  [{{elapsed}} < {{eta}}]");
+    indicatif::ProgressBar::new(len).with_style(indicatif::ProgressStyle::with_template(&template).expect("a valid template"))
+}
+
 /// Loads the model in `dir` and the chosen detector on it.
 fn detector(kind: DetectorKind, dir: &Path, runtime: &RuntimeConfig) -> Result<Box<dyn Detector>> {
     let model = Model::load(dir, runtime).with_context(|| format!("loading the model in {}", dir.display()))?;

@@ -13,6 +13,7 @@ pub mod replay;
 pub mod serial;
 pub mod source;
 pub mod spool;
+pub mod table;
 
 pub use line::{run, Flags, Summary};
 
