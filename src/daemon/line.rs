@@ -29,8 +29,9 @@ use super::actuator::{self, Actuator, Pulse};
 use super::decision::{self, Action, Decision, FaultKind, PulseState};
 use super::heatmaps::{Heatmaps, Reject};
 use super::journal::{Journal, Stage, TakenRow};
-use super::metrics::{self, Metrics, Trouble, Worker};
+use super::metrics::{self, Metrics, ModelInfo, Trouble, Worker};
 use super::source::{self, Arrival, Poll, Settle, Settlement, Source, Taken};
+use super::web;
 use super::{lock, survive};
 use crate::cloud::Cloud;
 use crate::config::Config;
@@ -121,6 +122,13 @@ impl std::fmt::Display for Fault {
 struct Loaded {
     detector: DusNet,
     name: String,
+    threshold: f64,
+}
+
+impl Loaded {
+    fn info(&self) -> ModelInfo {
+        ModelInfo { label: self.name.clone(), threshold: self.threshold }
+    }
 }
 
 /// Loads the active model slot (falling back as `slots::resolve_active` says).
@@ -130,7 +138,8 @@ fn load_model(config: &Config) -> Result<Loaded> {
     let model = Model::load(&resolved.dir, &runtime).with_context(|| format!("loading the model in {}", resolved.dir.display()))?;
     let name = model.manifest.model.label();
     log::info!("model {name} from {}", resolved.dir.display());
-    Ok(Loaded { detector: DusNet::new(model), name })
+    let threshold = model.manifest.scoring.threshold;
+    Ok(Loaded { detector: DusNet::new(model), name, threshold })
 }
 
 /// A reject pulse and when to fire it.
@@ -313,7 +322,7 @@ impl Detection {
         match load_model(&self.config) {
             Ok(loaded) => {
                 log::info!("reloaded: {} -> {}", self.loaded.name, loaded.name);
-                self.decider.metrics.set_model(&loaded.name);
+                self.decider.metrics.set_model(loaded.info());
                 self.loaded = loaded;
             }
             Err(e) => log::error!("reload failed, still deciding with {}: {e:#}", self.loaded.name),
@@ -451,6 +460,7 @@ fn reject_crashed(journal: &Journal, metrics: &Metrics, requeue: bool) -> Result
 /// Runs the line until the source finishes or `flags.stop` is set; returns what happened.
 pub fn run(config: &Config, flags: Flags) -> Result<Summary> {
     config.check().map_err(anyhow::Error::msg)?;
+    let started = decision::now();
     let journal = Journal::open(&config.journal.path)?;
     let metrics = Arc::new(Metrics::new(config.line.stall()));
     let spec = config.source.spec().map_err(anyhow::Error::msg)?;
@@ -462,8 +472,9 @@ pub fn run(config: &Config, flags: Flags) -> Result<Summary> {
     let heatmaps = Heatmaps::open(&config.journal.heatmaps, config.journal.heatmap_budget_mb << 20)
         .with_context(|| format!("{}: cannot use the heatmap folder", config.journal.heatmaps.display()))?;
     log::info!("source: {}; actuator: {}; journal: {}", source.describe(), actuator.describe(), config.journal.path.display());
-    metrics.set_model(&loaded.name);
+    metrics.set_model(loaded.info());
     let http = config.metrics.listen.map(|listen| metrics::serve(listen, metrics.clone())).transpose().context("starting /metrics")?;
+    let page = config.web.listen.map(|listen| web::serve(listen, config, metrics.clone(), started)).transpose().context("starting the status page")?;
 
     let (pulse_tx, pulse_rx) = mpsc::sync_channel(PULSE_QUEUE);
     let (arrival_tx, arrival_rx) = mpsc::sync_channel(config.line.queue);
@@ -494,6 +505,9 @@ pub fn run(config: &Config, flags: Flags) -> Result<Summary> {
     if let Some((server, thread)) = http {
         server.unblock();
         let _ = thread.join();
+    }
+    if let Some(page) = page {
+        page.stop();
     }
     drop(pid_file);
     let pulses = lock(&recorded).clone();
