@@ -189,3 +189,60 @@ fn a_page_open_to_the_network_needs_a_private_token() {
     let out = edge_tool(&line.config);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("at least 16"));
 }
+
+/// Runs Chromium headless on `args` (the page's URL last), failing the test when it is missing:
+/// `scripts/test.sh` installs Debian's package.
+fn chromium(profile: &Path, args: &[&str]) -> Vec<u8> {
+    let mut child = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("chromium cannot run ({e}): scripts/test.sh installs Debian's chromium package"));
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("chromium did not finish in 2 min: {args:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut out = Vec::new();
+    child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn the_page_opens_in_a_real_browser_with_the_reject_picture() {
+    let (line, spool) = web_box("listen = \"127.0.0.1:0\"\n");
+    let daemon = line.start();
+    let at = address(&daemon);
+    drop_scan(&spool, "B-1.pcd", &std::fs::read(sample("good.pcd")).unwrap());
+    drop_scan(&spool, "B-2.pcd", &std::fs::read(sample("defect.pcd")).unwrap());
+    line.wait_for_rows(2, &daemon);
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!("http://{at}/");
+    let dom = String::from_utf8(chromium(profile.path(), &["--dump-dom", &url])).unwrap();
+    assert_eq!((count(&dom, "parts"), count(&dom, "passes"), count(&dom, "rejects"), count(&dom, "faults")), (2, 1, 1, 0), "{dom}");
+    assert!(first_picture(&dom).ends_with("-B-2.png"), "{dom}");
+    let shot = profile.path().join("page.png");
+    chromium(profile.path(), &[&format!("--screenshot={}", shot.display()), "--window-size=1500,1600", "--hide-scrollbars", &url]);
+    let screenshot = image::open(&shot).expect("chromium wrote the screenshot").to_rgb8();
+    assert_eq!(screenshot.dimensions(), (1500, 1600));
+    // Pure red exists on the page only inside the reject's picture (its title badge, legend and
+    // splats over the threshold): it shows the browser loaded and drew the picture.
+    let red = screenshot.pixels().filter(|p| p.0[0] >= 230 && p.0[1] <= 40 && p.0[2] <= 40).count();
+    assert!(red >= 500, "{red} red pixels: the reject's picture did not load");
+    let (status, log) = daemon.stop();
+    assert!(status.success(), "{log}");
+}
