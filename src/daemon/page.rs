@@ -100,7 +100,7 @@ fn rejects(page: &Page) -> String {
         let caption = format!("{} part <b>{}</b>: {}", escape(&d.time), escape(&d.part), escape(&d.reason));
         html += &match picture {
             Some(name) => format!(
-                "<li><figure><img src=\"/rejects/{}{query}\" alt=\"part {}\" width=\"1420\"><figcaption>{caption}</figcaption></figure></li>\n",
+                "<li><figure><figcaption>{caption}</figcaption><img src=\"/rejects/{}{query}\" alt=\"part {}\" width=\"1420\"></figure></li>\n",
                 escape(name),
                 escape(&d.part)
             ),
