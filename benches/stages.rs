@@ -11,6 +11,7 @@ use dus_edge::detector::{Detector, DusNet, GoldenPart};
 use dus_edge::grouping::{farthest_point_sampling, Patches, Pyramid};
 use dus_edge::model::{Model, RuntimeConfig};
 use dus_edge::registration::Reference;
+use dus_edge::render::{self, Scene};
 use dus_edge::model::Scoring;
 use dus_edge::scoring::{point_scores, Normality};
 
@@ -74,5 +75,20 @@ fn inspection(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, geometry, inspection);
+/// `edge-tool show` and the daemon's reject pictures: drawing (issue 14's bar: 150 ms at 16k
+/// points) and PNG encoding, on the good sample with a made-up hot spot as scores.
+fn picture(c: &mut Criterion) {
+    let cloud = scan().resampled(16_000);
+    let hot = cloud.points()[0];
+    let scores: Vec<f32> = cloud.points().iter().map(|p| 1.0 / (1.0 + (0..3).map(|k| (p[k] - hot[k]).powi(2)).sum::<f32>())).collect();
+    let scene = Scene { points: cloud.points(), scores: &scores, threshold: Some(0.5), object_score: Some(0.9), part: "bench", model: "bunny 1.0.0" };
+    let mut group = c.benchmark_group("picture");
+    group.sample_size(20);
+    group.bench_function("render_16000", |b| b.iter(|| render::render(black_box(&scene)).unwrap()));
+    let picture = render::render(&scene).unwrap();
+    group.bench_function("encode_png", |b| b.iter(|| render::encode_png(black_box(&picture)).unwrap()));
+    group.finish();
+}
+
+criterion_group!(benches, geometry, inspection, picture);
 criterion_main!(benches);

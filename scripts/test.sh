@@ -4,4 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-ort.sh
+# The status page is tested in a real headless browser (tests/web.rs): Debian's chromium, installed
+# when missing and apt can (CI runs as root); without it that test fails, it does not skip.
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    else
+        echo "warning: chromium is missing and cannot be installed here; tests/web.rs will fail" >&2
+    fi
+fi
 cargo test --release --locked "$@"

@@ -1,7 +1,7 @@
 //! The box's configuration file (`edge.toml`): one TOML file, validated at start, every error
 //! naming the key and the problem. Sections: `[runtime]` (ONNX Runtime), `[models]` (where model
 //! slots live and which bundle signers are trusted), `[daemon]` (the line daemon's process files),
-//! and the line daemon's `[line]`, `[source]`, `[actuator]`, `[journal]`, `[metrics]`.
+//! and the line daemon's `[line]`, `[source]`, `[actuator]`, `[journal]`, `[metrics]`, `[web]`.
 //! `edge.example.toml` at the top of the repository is the commented example.
 
 use std::path::{Path, PathBuf};
@@ -21,6 +21,7 @@ pub struct Config {
     pub actuator: ActuatorConfig,
     pub journal: JournalConfig,
     pub metrics: MetricsConfig,
+    pub web: WebConfig,
 }
 
 /// Where models live on the box and whom to trust for new ones.
@@ -249,6 +250,37 @@ pub struct MetricsConfig {
     pub listen: Option<std::net::SocketAddr>,
 }
 
+/// The status page (`src/daemon/web.rs`), off unless `listen` is set. Any address outside
+/// loopback needs `token_file`: the page shows the line's parts and pictures.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    pub listen: Option<std::net::SocketAddr>,
+    /// A private file holding the token every request must carry (`Authorization: Bearer` or
+    /// `?token=`); checked by `config check` and at start.
+    pub token_file: Option<PathBuf>,
+    /// How many recent rejects the page lists, with their pictures.
+    pub rejects: usize,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig { listen: None, token_file: None, rejects: 12 }
+    }
+}
+
+impl WebConfig {
+    /// An address outside loopback must come with a token.
+    fn check_exposure(&self) -> Result<(), String> {
+        match self.listen {
+            Some(listen) if !listen.ip().is_loopback() && self.token_file.is_none() => Err(format!(
+                "web.listen = {listen} is not a loopback address: set web.token_file (the page would be open to the network without one)"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: cannot read: {source}")]
@@ -283,6 +315,8 @@ impl Config {
             within("actuator.delay_ms", actuator.delay_ms, 0, 60_000, "ms"),
             within("journal.heatmap_budget_mb", journal.heatmap_budget_mb, 1, 1 << 20, "MiB"),
             within("runtime.threads", self.runtime.threads as u64, 1, 1024, "threads"),
+            within("web.rejects", self.web.rejects as u64, 1, 100, "rejects"),
+            self.web.check_exposure(),
             self.runtime.check_providers(),
             self.models.check_keys(),
             not_a_folder("journal.path", &journal.path),
@@ -364,6 +398,9 @@ mod tests {
         for (text, key) in [
             ("[line]\ndeadline_ms = 0\n", "line.deadline_ms"),
             ("[metrics]\nlisten = \"0.0.0.0:9898\"\n", "metrics.listen"),
+            ("[web]\nlisten = \"0.0.0.0:8080\"\n", "web.token_file"),
+            ("[web]\nlisten = \"192.168.1.20:8080\"\n", "web.token_file"),
+            ("[web]\nrejects = 0\n", "web.rejects"),
             ("[source]\nkind = \"replay\"\nscans = []\n", "source.scans"),
             ("[source]\nkind = \"serial\"\n", "source.port is required"),
             ("[source]\nkind = \"spool\"\nport = \"/dev/ttyUSB0\"\n", "source.port does not apply"),

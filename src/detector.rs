@@ -25,6 +25,9 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Every stage, in pipeline order.
+    pub const ALL: [Stage; 6] = [Stage::Register, Stage::Group, Stage::DownNet, Stage::Pyramid, Stage::UpNet, Stage::Score];
+
     /// The stage's name in reports, the journal and metrics.
     pub fn name(self) -> &'static str {
         match self {

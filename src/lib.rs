@@ -3,7 +3,8 @@
 //! Data flows one way: a scan is read into a [`cloud::Cloud`], registered and grouped into patches
 //! ([`registration`], [`grouping`]), reconstructed anomaly-free by DUS-Net ([`model`]), scored
 //! against that reconstruction ([`scoring`]) and judged ([`verdict`]). [`detector`] strings these
-//! stages together; [`dataset`] and [`metrics`] measure detectors on labelled data. See
+//! stages together; [`dataset`] and [`metrics`] measure detectors on labelled data; [`render`]
+//! draws a scored scan for people. See
 //! ARCHITECTURE.md for the map.
 
 pub mod bundle;
@@ -20,6 +21,7 @@ pub mod grouping;
 pub mod metrics;
 pub mod model;
 pub mod registration;
+pub mod render;
 pub mod scoring;
 pub mod slots;
 pub mod spatial;

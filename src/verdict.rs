@@ -38,6 +38,29 @@ pub struct Region {
     pub points: usize,
 }
 
+/// How many regions `score` prints and `show` circles.
+pub const SHOWN_REGIONS: usize = 3;
+
+/// The regions a person is shown (`score` prints them, `show` and the daemon's pictures circle
+/// them): points above the threshold (or, uncalibrated, anywhere), linked within 5 % of the
+/// scan's bounding-box diagonal, the [`SHOWN_REGIONS`] worst.
+pub fn shown_regions(points: &[[f32; 3]], scores: &[f32], threshold: Option<f64>) -> Vec<Region> {
+    let floor = threshold.unwrap_or(0.0) as f32;
+    top_regions(points, scores, floor, diagonal(points) * 0.05, SHOWN_REGIONS)
+}
+
+/// The length of the bounding box's diagonal, scan units.
+fn diagonal(points: &[[f32; 3]]) -> f32 {
+    let (mut lo, mut hi) = ([f32::INFINITY; 3], [f32::NEG_INFINITY; 3]);
+    for p in points {
+        for k in 0..3 {
+            lo[k] = lo[k].min(p[k]);
+            hi[k] = hi[k].max(p[k]);
+        }
+    }
+    (0..3).map(|k| (hi[k] - lo[k]).powi(2)).sum::<f32>().sqrt()
+}
+
 /// The `count` most anomalous regions: points scoring at least half the peak (and above `floor`)
 /// are grown greedily, highest first, into clusters of radius `link` around their seed.
 pub fn top_regions(points: &[[f32; 3]], scores: &[f32], floor: f32, link: f32, count: usize) -> Vec<Region> {

@@ -270,3 +270,62 @@ fn run_demo_decides_the_shipped_samples_and_a_cut_off_scan() {
     assert!(decisions[2].contains("REJECT: unreadable scan") && decisions[2].contains("cut-off.pcd"), "{printed}");
     assert!(printed.contains("3 parts decided, 2 rejected (1 of them faults), 2 reject pulses"), "{printed}");
 }
+
+/// A decision of the journal, `age_ms` before now.
+fn decision(part: &str, action: dus_edge::daemon::decision::Action, fault: Option<dus_edge::daemon::decision::FaultKind>, age_ms: i64) -> dus_edge::daemon::decision::Decision {
+    let (time, now) = dus_edge::daemon::decision::now();
+    dus_edge::daemon::decision::Decision {
+        part: part.into(),
+        origin: format!("spool {part}.pcd"),
+        time,
+        unix_ms: now - age_ms,
+        action,
+        reason: fault.map_or("object score 0.2 within threshold 0.3".into(), |k| format!("{}: broken", k.words())),
+        fault: fault.map(|k| k.words().to_string()),
+        fault_kind: fault,
+        object_score: fault.is_none().then_some(0.25),
+        threshold: fault.is_none().then_some(0.326),
+        model: "bunny 1.0.0".into(),
+        stages_ms: vec![("intake".into(), 2.0), ("register".into(), 70.0), ("score".into(), 60.0)],
+        total_ms: 132.0,
+        heatmap: None,
+        pulse: None,
+        pulse_unix_ms: None,
+    }
+}
+
+#[test]
+fn history_csv_is_a_table_with_a_row_per_decision() {
+    use dus_edge::daemon::decision::{Action, FaultKind};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.db");
+    let journal = dus_edge::daemon::journal::Journal::open(&path).unwrap();
+    for d in [
+        decision("old", Action::Pass, None, 2 * 3_600_000),
+        decision("P-1", Action::Pass, None, 3_000),
+        decision("P-2", Action::Reject, None, 2_000),
+        decision("P-3", Action::Reject, Some(FaultKind::UnreadableScan), 1_000),
+    ] {
+        journal.record(&d, None).unwrap();
+    }
+    let table = |extra: &[&str]| {
+        let out = edge_tool(&[&["history", "--journal", arg(&path), "--csv"], extra].concat());
+        assert!(out.status.success(), "{}", text(&out));
+        let mut reader = csv::Reader::from_reader(&out.stdout[..]);
+        let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
+        let rows: Vec<Vec<String>> = reader.records().map(|r| r.unwrap().iter().map(str::to_string).collect()).collect();
+        (header, rows)
+    };
+    let (header, rows) = table(&[]);
+    assert_eq!(header.join(","), "time,unix_ms,part,origin,action,fault_kind,reason,object_score,threshold,model,intake_ms,register_ms,group_ms,down_net_ms,pyramid_ms,up_net_ms,score_ms,total_ms,pulse,heatmap");
+    let column = |rows: &[Vec<String>], name: &str| rows.iter().map(|r| r[header.iter().position(|h| h == name).unwrap()].clone()).collect::<Vec<_>>();
+    assert_eq!(column(&rows, "part"), ["old", "P-1", "P-2", "P-3"]);
+    assert_eq!(column(&rows, "action"), ["pass", "pass", "reject", "reject"]);
+    assert_eq!(column(&rows, "fault_kind"), ["", "", "", "unreadable_scan"]);
+    assert_eq!(column(&rows, "register_ms"), ["70.0"; 4]);
+    assert_eq!(column(&rows, "object_score")[1], "0.2500");
+    let (_, recent_rejects) = table(&["--rejects", "--since", "1h"]);
+    assert_eq!(column(&recent_rejects, "part"), ["P-2", "P-3"]);
+    let (_, recent) = table(&["--since", "1h"]);
+    assert_eq!(recent.len(), 3);
+}

@@ -81,7 +81,10 @@ fn spool_scans_each_get_one_decision_and_rejects_get_a_pulse() {
     assert_eq!(rows_per_part(&rows).values().copied().collect::<Vec<_>>(), [1; 5], "{rows:#?}");
     assert_eq!(by_part["P-001"].action.as_str(), "pass", "{:?}", by_part["P-001"]);
     assert!(by_part["P-002"].is_reject() && by_part["P-002"].fault.is_none(), "{:?}", by_part["P-002"]);
-    assert!(by_part["P-002"].heatmap.as_deref().is_some_and(|h| std::path::Path::new(h).exists()));
+    let heatmap = std::path::PathBuf::from(by_part["P-002"].heatmap.as_deref().unwrap());
+    assert!(heatmap.exists(), "{heatmap:?}");
+    let picture = image::open(heatmap.with_extension("png")).expect("the reject's picture beside its heatmap").to_rgb8();
+    assert_eq!(picture.dimensions(), (dus_edge::render::WIDTH, dus_edge::render::HEIGHT));
     use dus_edge::daemon::decision::FaultKind;
     for (part, needle, kind) in [
         ("P-003", "unreadable scan", FaultKind::UnreadableScan),

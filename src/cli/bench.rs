@@ -41,12 +41,15 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let mut detector = super::detector(DetectorKind::DusNet, &args.model, &args.runtime.config())?;
     let groups = crate::model::Manifest::load(&args.model)?.grouping.groups;
     println!("bench: {} resampled, median of {repeat} runs, {} threads for ONNX Runtime", scan_path.display(), args.runtime.config().threads);
+    let progress = super::progress_bar((args.sizes.len() * repeat) as u64, "inspections");
     for &size in &args.sizes {
         let cloud = base.resampled(size);
+        progress.set_message(format!("{size} points"));
         let mut runs: Vec<Vec<(Stage, f64)>> = Vec::new();
         for _ in 0..repeat {
             let inspection = detector.inspect(&cloud)?;
             runs.push(inspection.timings.iter().map(|(s, d)| (*s, millis(*d))).collect());
+            progress.inc(1);
         }
         let stages: Vec<String> = runs[0]
             .iter()
@@ -54,16 +57,18 @@ pub fn run(args: BenchArgs) -> Result<()> {
             .map(|(i, (stage, _))| format!("{} {:.1}", stage.name(), median(runs.iter().map(|r| r[i].1).collect())))
             .collect();
         let total = median(runs.iter().map(|r| r.iter().map(|(_, ms)| ms).sum()).collect());
-        println!("{size:>7} points: {} ms; total {total:.1} ms ({:.1} parts/s)", stages.join(", "), 1e3 / total);
+        progress.suspend(|| println!("{size:>7} points: {} ms; total {total:.1} ms ({:.1} parts/s)", stages.join(", "), 1e3 / total));
         let ours = median((0..repeat).map(|_| time_ms(|| farthest_point_sampling(cloud.points(), groups))).collect());
-        match &args.fpsample_python {
+        let line = match &args.fpsample_python {
             Some(python) => {
                 let theirs = fpsample_ms(python, cloud.points(), groups, repeat)?;
-                println!("{size:>7} points: FPS to {groups}: dus-edge {ours:.2} ms, fpsample bucket FPS {theirs:.2} ms (ratio {:.2}x)", theirs / ours);
+                format!("{size:>7} points: FPS to {groups}: dus-edge {ours:.2} ms, fpsample bucket FPS {theirs:.2} ms (ratio {:.2}x)", theirs / ours)
             }
-            None => println!("{size:>7} points: FPS to {groups}: dus-edge {ours:.2} ms (pass --fpsample-python to compare)"),
-        }
+            None => format!("{size:>7} points: FPS to {groups}: dus-edge {ours:.2} ms (pass --fpsample-python to compare)"),
+        };
+        progress.suspend(|| println!("{line}"));
     }
+    progress.finish_and_clear();
     Ok(())
 }
 

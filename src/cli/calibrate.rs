@@ -76,12 +76,15 @@ fn good_scan_scores(args: &CalibrateArgs) -> Result<Vec<f64>> {
 }
 
 fn scans_scores(detector: &mut dyn Detector, scans: &[PathBuf]) -> Result<Vec<f64>> {
+    let progress = super::progress_bar(scans.len() as u64, "good scans");
     let mut scores = Vec::new();
     for scan in scans {
         let inspection = detector.inspect(&cloud::read(scan)?).with_context(|| format!("{}", scan.display()))?;
-        println!("{}: {} object score {:.4}", scan.display(), detector.name(), inspection.object_score);
+        progress.suspend(|| println!("{}: {} object score {:.4}", scan.display(), detector.name(), inspection.object_score));
+        progress.inc(1);
         scores.push(inspection.object_score);
     }
+    progress.finish_and_clear();
     Ok(scores)
 }
 
@@ -99,8 +102,14 @@ fn template_scores(args: &CalibrateArgs) -> Result<Vec<(DetectorKind, Vec<f64>)>
     let templates = args.good_scans.iter().map(|path| cloud::read(path)).collect::<Result<Vec<_>, _>>()?;
     let runtime = args.runtime.config();
     let model = Model::load(&args.model, &runtime).with_context(|| format!("loading the model in {}", args.model.display()))?;
+    let progress = super::progress_bar(2, "detectors");
+    progress.set_message(format!("golden part, {} templates each held out", templates.len()));
+    progress.enable_steady_tick(std::time::Duration::from_millis(250));
     let golden = leave_one_out_scores(&templates, &model).context("leave-one-out scoring")?;
+    progress.inc(1);
+    progress.set_message(format!("DUS-Net, {} templates each held out", templates.len()));
     let own = dus_net_leave_one_out_scores(&templates, &mut DusNet::new(model)).context("DUS-Net leave-one-out scoring")?;
+    progress.finish_and_clear();
     for ((path, score), own) in args.good_scans.iter().zip(&golden).zip(&own) {
         println!("{}: object score against the other templates: reference {score:.4}, dus-net {own:.4}", path.display());
     }

@@ -7,12 +7,13 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 
 use super::DEFAULT_CONFIG;
-use crate::config::{Config, SourceConfig};
+use crate::config::{Config, SourceConfig, WebConfig};
+use crate::daemon::web::Token;
 use crate::slots;
 
 #[derive(Subcommand)]
 pub enum ConfigCommand {
-    /// Check edge.toml: every key, the model root, the scan source.
+    /// Check edge.toml: every key, the model root, the scan source, the status page's token.
     Check(CheckArgs),
 }
 
@@ -33,7 +34,21 @@ pub fn run(command: ConfigCommand) -> Result<()> {
     println!("  actuator: {:?} line {} active-{} pulse {} ms after {} ms", a.kind, a.line, if a.active_high { "high" } else { "low" }, a.pulse_ms, a.delay_ms);
     println!("  line:     deadline {} ms, queue {}", config.line.deadline_ms, config.line.queue);
     println!("  journal:  {} (heatmaps {}, {} MiB)", config.journal.path.display(), config.journal.heatmaps.display(), config.journal.heatmap_budget_mb);
+    println!("  web:      {}", web_line(&config.web)?);
     Ok(())
+}
+
+/// The status page's line; a token file the daemon would refuse is an error here too.
+fn web_line(web: &WebConfig) -> Result<String> {
+    let Some(listen) = web.listen else { return Ok("off".to_string()) };
+    let token = match &web.token_file {
+        Some(path) => {
+            Token::load(path).map_err(anyhow::Error::msg)?;
+            format!("token from {}", path.display())
+        }
+        None => "no token (loopback only)".to_string(),
+    };
+    Ok(format!("http://{listen}/, {token}, {} latest rejects", web.rejects))
 }
 
 fn source_line(source: &SourceConfig) -> String {

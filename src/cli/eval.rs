@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use serde::Serialize;
 
 use super::{DetectorKind, RuntimeArgs};
@@ -97,9 +97,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let categories = dataset::categories(&args.dataset, &args.categories)?;
     let detectors = if args.detectors.is_empty() { vec![DetectorKind::DusNet, DetectorKind::Reference] } else { args.detectors.clone() };
     let total: usize = categories.iter().map(|c| c.test.len()).sum::<usize>() * detectors.len();
-    let progress = ProgressBar::new(total as u64).with_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} scans  {msg}  [{elapsed} < {eta}]").expect("a valid template"),
-    );
+    let progress = super::progress_bar(total as u64, "scans");
     let runtime = args.runtime.config();
     let mut rows = Vec::new();
     for category in &categories {

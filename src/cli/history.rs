@@ -1,15 +1,15 @@
-//! `edge-tool history`: what the daemon decided, from its journal: rows, or with `--stats` counts,
-//! throughput and latency percentiles per stage.
+//! `edge-tool history`: what the daemon decided, from its journal: rows (text, JSON lines or a CSV
+//! table), or with `--stats` counts, throughput and latency percentiles per stage.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 
 use super::DEFAULT_CONFIG;
 use crate::config::Config;
-use crate::daemon::decision;
+use crate::daemon::{decision, table};
 use crate::daemon::journal::{Journal, Query};
 
 #[derive(Args)]
@@ -30,12 +30,15 @@ pub struct HistoryArgs {
     /// Only decisions newer than this: 90s, 15m, 1h, 2d.
     #[arg(long, value_parser = humantime::parse_duration)]
     since: Option<Duration>,
-    /// At most this many rows, the newest (default 50; with --stats, all).
+    /// At most this many rows, the newest (default 50; with --stats or --csv, all).
     #[arg(long)]
     limit: Option<usize>,
     /// One JSON object per decision.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "csv")]
     json: bool,
+    /// A CSV table for a spreadsheet: a header row, one row per decision (default: all of them).
+    #[arg(long, conflicts_with = "stats")]
+    csv: bool,
     /// Counts, throughput and p50/p99 latency per stage instead of rows.
     #[arg(long)]
     stats: bool,
@@ -48,10 +51,12 @@ pub fn run(args: HistoryArgs) -> Result<()> {
     };
     anyhow::ensure!(path.is_file(), "{}: no journal here (has the daemon run?)", path.display());
     let since = args.since.map(|d| decision::now().1 - d.as_millis() as i64);
-    let limit = if args.stats { args.limit } else { Some(args.limit.unwrap_or(50)) };
+    let limit = if args.stats || args.csv { args.limit } else { Some(args.limit.unwrap_or(50)) };
     let decisions = Journal::read_only(&path)?.query(&Query { rejects_only: args.rejects, since_unix_ms: since, limit, missed_only: args.missed })?;
     if args.stats {
         print!("{}", decision::summarize(&decisions));
+    } else if args.csv {
+        table::write_csv(&decisions, std::io::stdout().lock()).context("writing the CSV table")?;
     } else {
         for d in &decisions {
             if args.json {

@@ -13,6 +13,7 @@ mod pack;
 mod reload;
 mod run;
 mod score;
+mod show;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -48,6 +49,8 @@ enum Command {
     Config(config::ConfigCommand),
     /// Score scans: verdict, object score, anomalous regions, timings.
     Score(score::ScoreArgs),
+    /// Draw a scan or heatmap as a picture: three views, scores, regions circled, verdict.
+    Show(show::ShowArgs),
     /// Measure detectors on a labelled dataset (Anomaly-ShapeNet or Real3D-AD layout).
     Eval(eval::EvalArgs),
     /// Set a model's threshold from scans of known-good parts.
@@ -116,6 +119,13 @@ impl DetectorKind {
     }
 }
 
+/// A progress bar of `len` `unit` on stderr; indicatif hides it when stderr is not a terminal, so
+/// logs and pipes get the results only. Lines printed meanwhile go through `ProgressBar::suspend`.
+fn progress_bar(len: u64, unit: &str) -> indicatif::ProgressBar {
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit}  {{msg}}  [{{elapsed}} < {{eta}}]");
+    indicatif::ProgressBar::new(len).with_style(indicatif::ProgressStyle::with_template(&template).expect("a valid template"))
+}
+
 /// Loads the model in `dir` and the chosen detector on it.
 fn detector(kind: DetectorKind, dir: &Path, runtime: &RuntimeConfig) -> Result<Box<dyn Detector>> {
     let model = Model::load(dir, runtime).with_context(|| format!("loading the model in {}", dir.display()))?;
@@ -131,6 +141,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::History(args) => history::run(args),
         Command::Config(command) => config::run(command),
         Command::Score(args) => score::run(args),
+        Command::Show(args) => show::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Calibrate(args) => calibrate::run(args),
         Command::Bench(args) => bench::run(args),

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::{DetectorKind, RuntimeArgs, DEFAULT_MODEL};
 use crate::cloud;
 use crate::detector::{millis, Inspection, Stage};
-use crate::verdict::{top_regions, Region, Verdict};
+use crate::verdict::{shown_regions, Region, Verdict};
 
 #[derive(Args)]
 pub struct ScoreArgs {
@@ -45,15 +45,13 @@ pub struct Report {
 
 impl Report {
     pub fn new(scan: PathBuf, cloud: &cloud::Cloud, inspection: &Inspection) -> Report {
-        let floor = inspection.threshold.unwrap_or(0.0) as f32;
-        let link = diagonal(cloud.points()) * 0.05;
         Report {
             scan,
             verdict: Verdict::decide(inspection.object_score, inspection.threshold),
             object_score: inspection.object_score,
             threshold: inspection.threshold,
             points: cloud.len(),
-            regions: top_regions(cloud.points(), &inspection.point_scores, floor, link, 3),
+            regions: shown_regions(cloud.points(), &inspection.point_scores, inspection.threshold),
             timings_ms: inspection.timings.iter().map(|(s, d)| (*s, millis(*d))).collect(),
         }
     }
@@ -86,17 +84,6 @@ impl Report {
 }
 
 
-fn diagonal(points: &[[f32; 3]]) -> f32 {
-    let (mut lo, mut hi) = ([f32::INFINITY; 3], [f32::NEG_INFINITY; 3]);
-    for p in points {
-        for k in 0..3 {
-            lo[k] = lo[k].min(p[k]);
-            hi[k] = hi[k].max(p[k]);
-        }
-    }
-    (0..3).map(|k| (hi[k] - lo[k]).powi(2)).sum::<f32>().sqrt()
-}
-
 pub fn run(args: ScoreArgs) -> Result<()> {
     let mut detector = super::detector(args.detector, &args.model, &args.runtime.config())?;
     let several = args.scans.len() > 1;
@@ -114,7 +101,7 @@ pub fn run(args: ScoreArgs) -> Result<()> {
         }
         if let Some(target) = &args.heatmap {
             let path = if several { target.join(scan.file_stem().unwrap_or_default()).with_extension("ply") } else { target.clone() };
-            let scale = inspection.threshold.unwrap_or(inspection.object_score).max(1e-6) as f32;
+            let scale = cloud::heatmap::colour_scale(inspection.threshold, inspection.object_score);
             cloud::write_heatmap(&path, cloud.points(), &inspection.point_scores, scale)
                 .with_context(|| format!("{}: cannot write the heatmap", path.display()))?;
         }

@@ -4,7 +4,7 @@
 //! and the problem. Sizes claimed by headers are checked against the file's real size before any
 //! allocation, so a lying header cannot make us reserve gigabytes.
 
-mod heatmap;
+pub mod heatmap;
 mod pcd;
 mod ply;
 mod xyz;
@@ -130,6 +130,23 @@ pub fn read(path: &Path) -> Result<Cloud, CloudError> {
         log::warn!("{}: left out {} points with NaN or infinite coordinates", path.display(), cloud.skipped);
     }
     Ok(cloud)
+}
+
+/// A heatmap PLY (`score --heatmap`, the daemon's rejects): its points and each point's
+/// `scalar_score`; `None` when the file is a plain scan (another format, or a PLY without scores).
+pub fn read_heatmap(path: &Path) -> Result<Option<(Cloud, Vec<f32>)>, CloudError> {
+    let fail = |problem| CloudError { path: path.to_path_buf(), problem };
+    if !path.extension().is_some_and(|e| e.eq_ignore_ascii_case("ply")) {
+        return Ok(None);
+    }
+    check_regular_file(path).map_err(fail)?;
+    let (points, Some(scores)) = ply::read_vertices(path, Some(heatmap::SCORE_PROPERTY)).map_err(fail)? else { return Ok(None) };
+    if let Some(i) = scores.iter().position(|s| !s.is_finite()) {
+        return Err(fail(Problem::Data(format!("vertex {i}: {} is not finite", heatmap::SCORE_PROPERTY))));
+    }
+    let (points, scores): (Vec<[f32; 3]>, Vec<f32>) = points.into_iter().zip(scores).filter(|(p, _)| p.iter().all(|c| c.is_finite())).unzip();
+    let cloud = Cloud::from_points(points).map_err(fail)?;
+    Ok(Some((cloud, scores)))
 }
 
 /// Largest scan file read: 50M points of ascii text with a few fields fit in it.

@@ -11,6 +11,12 @@ use ply_rs_bw::ply::{DefaultElement, ElementDef, Encoding, Header, Property, Pro
 use super::{check_claimed_points, Problem};
 
 pub(super) fn read(path: &Path) -> Result<Vec<[f32; 3]>, Problem> {
+    read_vertices(path, None).map(|(points, _)| points)
+}
+
+/// The vertices and, when `extra` names a property the vertex element has, that property of
+/// each (the `scalar_score` of a heatmap).
+pub(super) fn read_vertices(path: &Path, extra: Option<&str>) -> Result<(Vec<[f32; 3]>, Option<Vec<f32>>), Problem> {
     let bytes = std::fs::read(path)?;
     let mut reader = Reader::new(Cursor::new(&bytes[..]));
     let parser = Parser::<DefaultElement>::new();
@@ -31,18 +37,17 @@ pub(super) fn read(path: &Path) -> Result<Vec<[f32; 3]>, Problem> {
             actual: format!("{} vertices", vertices.len()),
         });
     }
-    vertices
-        .iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let axis = |name: &str| {
-                v.get(name)
-                    .and_then(scalar)
-                    .ok_or_else(|| Problem::Data(format!("vertex {i}: '{name}' is not a number")))
-            };
-            Ok([axis("x")?, axis("y")?, axis("z")?])
-        })
-        .collect()
+    let extra = extra.filter(|name| vertex.properties.contains_key(*name));
+    let mut points = Vec::with_capacity(vertices.len());
+    let mut extras = extra.map(|_| Vec::with_capacity(vertices.len()));
+    for (i, v) in vertices.iter().enumerate() {
+        let value = |name: &str| v.get(name).and_then(scalar).ok_or_else(|| Problem::Data(format!("vertex {i}: '{name}' is not a number")));
+        points.push([value("x")?, value("y")?, value("z")?]);
+        if let (Some(name), Some(extras)) = (extra, extras.as_mut()) {
+            extras.push(value(name)?);
+        }
+    }
+    Ok((points, extras))
 }
 
 /// Where the payload starts: after the header's `end_header` line (which the parser accepted).

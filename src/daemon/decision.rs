@@ -164,38 +164,87 @@ pub fn now() -> (String, i64) {
     (format!("{}.{:03}Z", seconds.trim_end_matches('Z'), ms.rem_euclid(1000)), ms)
 }
 
-/// Counts, faults by kind, throughput and p50/p99/max latency per stage: `history --stats` and
-/// the soak benchmark.
+/// Counts, faults by kind, throughput and p50/p99/max latency per stage of a run of decisions:
+/// `history --stats`, the status page and the soak benchmark.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stats {
+    pub parts: usize,
+    pub rejects: usize,
+    pub faults: BTreeMap<FaultKind, usize>,
+    /// Rejects whose pulse was missed or failed.
+    pub unfired: usize,
+    /// The first and last decision's times (RFC 3339) and the seconds between them.
+    pub first: String,
+    pub last: String,
+    pub span_s: f64,
+    /// Each stage in first-seen order, then the totals.
+    pub stages: Vec<Latency>,
+}
+
+/// One stage's latency, milliseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Latency {
+    pub stage: String,
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Stats {
+    /// `None` for no decisions.
+    pub fn of(decisions: &[Decision]) -> Option<Stats> {
+        let (first, last) = (decisions.first()?, decisions.last()?);
+        let mut faults: BTreeMap<FaultKind, usize> = BTreeMap::new();
+        for kind in decisions.iter().filter_map(|d| d.fault_kind) {
+            *faults.entry(kind).or_default() += 1;
+        }
+        let stages = stage_values(decisions)
+            .into_iter()
+            .map(|(stage, mut values)| {
+                values.sort_by(f64::total_cmp);
+                let rank = |q: f64| values[((q * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1];
+                Latency { p50: rank(0.5), p99: rank(0.99), max: rank(1.0), stage }
+            })
+            .collect();
+        Some(Stats {
+            parts: decisions.len(),
+            rejects: decisions.iter().filter(|d| d.is_reject()).count(),
+            faults,
+            unfired: decisions.iter().filter(|d| d.is_reject() && matches!(d.pulse, Some(PulseState::Missed | PulseState::Failed))).count(),
+            first: first.time.clone(),
+            last: last.time.clone(),
+            span_s: (last.unix_ms - first.unix_ms) as f64 / 1e3,
+            stages,
+        })
+    }
+
+    pub fn passes(&self) -> usize {
+        self.parts - self.rejects
+    }
+}
+
+/// The text `history --stats` prints.
+impl std::fmt::Display for Stats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let faults = if self.faults.is_empty() { "none".to_string() } else { self.faults.iter().map(|(k, n)| format!("{} {n}", k.words())).collect::<Vec<_>>().join(", ") };
+        writeln!(f, "{} parts from {} to {}: {} pass, {} reject; faults: {faults}", self.parts, self.first, self.last, self.passes(), self.rejects)?;
+        if self.unfired > 0 {
+            writeln!(f, "{} reject pulses not fired (missed or failed): see history --missed", self.unfired)?;
+        }
+        if self.span_s > 0.0 {
+            writeln!(f, "throughput {:.2} parts/s over {:.1} s", (self.parts - 1) as f64 / self.span_s, self.span_s)?;
+        }
+        writeln!(f, "{:<10} {:>9} {:>9} {:>9}", "stage", "p50 ms", "p99 ms", "max ms")?;
+        for s in &self.stages {
+            writeln!(f, "{:<10} {:>9.1} {:>9.1} {:>9.1}", s.stage, s.p50, s.p99, s.max)?;
+        }
+        Ok(())
+    }
+}
+
+/// [`Stats`] as text, or "no decisions".
 pub fn summarize(decisions: &[Decision]) -> String {
-    let (Some(first), Some(last)) = (decisions.first(), decisions.last()) else { return "no decisions\n".to_string() };
-    let rejects = decisions.iter().filter(|d| d.is_reject()).count();
-    let mut faults: BTreeMap<FaultKind, usize> = BTreeMap::new();
-    for kind in decisions.iter().filter_map(|d| d.fault_kind) {
-        *faults.entry(kind).or_default() += 1;
-    }
-    let span = (last.unix_ms - first.unix_ms) as f64 / 1e3;
-    let mut out = format!(
-        "{} parts from {} to {}: {} pass, {rejects} reject; faults: {}\n",
-        decisions.len(),
-        first.time,
-        last.time,
-        decisions.len() - rejects,
-        if faults.is_empty() { "none".to_string() } else { faults.iter().map(|(k, n)| format!("{} {n}", k.words())).collect::<Vec<_>>().join(", ") }
-    );
-    let unfired = decisions.iter().filter(|d| d.is_reject() && matches!(d.pulse, Some(PulseState::Missed | PulseState::Failed))).count();
-    if unfired > 0 {
-        out += &format!("{unfired} reject pulses not fired (missed or failed): see history --missed\n");
-    }
-    if span > 0.0 {
-        out += &format!("throughput {:.2} parts/s over {span:.1} s\n", (decisions.len() - 1) as f64 / span);
-    }
-    out += &format!("{:<10} {:>9} {:>9} {:>9}\n", "stage", "p50 ms", "p99 ms", "max ms");
-    for (stage, mut values) in stage_values(decisions) {
-        values.sort_by(f64::total_cmp);
-        let rank = |q: f64| values[((q * values.len() as f64).ceil() as usize).clamp(1, values.len()) - 1];
-        out += &format!("{stage:<10} {:>9.1} {:>9.1} {:>9.1}\n", rank(0.5), rank(0.99), rank(1.0));
-    }
-    out
+    Stats::of(decisions).map_or_else(|| "no decisions\n".to_string(), |stats| stats.to_string())
 }
 
 /// Each stage's latencies (in first-seen stage order), then the totals.

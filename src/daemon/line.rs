@@ -27,10 +27,11 @@ use anyhow::{Context, Result};
 
 use super::actuator::{self, Actuator, Pulse};
 use super::decision::{self, Action, Decision, FaultKind, PulseState};
-use super::heatmaps::Heatmaps;
+use super::heatmaps::{Heatmaps, Reject};
 use super::journal::{Journal, Stage, TakenRow};
-use super::metrics::{self, Metrics, Trouble, Worker};
+use super::metrics::{self, Metrics, ModelInfo, Trouble, Worker};
 use super::source::{self, Arrival, Poll, Settle, Settlement, Source, Taken};
+use super::web;
 use super::{lock, survive};
 use crate::cloud::Cloud;
 use crate::config::Config;
@@ -121,6 +122,13 @@ impl std::fmt::Display for Fault {
 struct Loaded {
     detector: DusNet,
     name: String,
+    threshold: f64,
+}
+
+impl Loaded {
+    fn info(&self) -> ModelInfo {
+        ModelInfo { label: self.name.clone(), threshold: self.threshold }
+    }
 }
 
 /// Loads the active model slot (falling back as `slots::resolve_active` says).
@@ -128,9 +136,10 @@ fn load_model(config: &Config) -> Result<Loaded> {
     let resolved = slots::resolve_active(&config.models.root)?;
     let runtime = slots::runtime_for(&resolved.dir, &config.runtime);
     let model = Model::load(&resolved.dir, &runtime).with_context(|| format!("loading the model in {}", resolved.dir.display()))?;
-    let name = format!("{} {}", model.manifest.model.name, model.manifest.model.version);
+    let name = model.manifest.model.label();
     log::info!("model {name} from {}", resolved.dir.display());
-    Ok(Loaded { detector: DusNet::new(model), name })
+    let threshold = model.manifest.scoring.threshold;
+    Ok(Loaded { detector: DusNet::new(model), name, threshold })
 }
 
 /// A reject pulse and when to fire it.
@@ -204,9 +213,9 @@ impl Decider {
         }
     }
 
-    fn keep_heatmap(&self, part: &str, unix_ms: i64, cloud: &Cloud, inspection: &Inspection) -> Option<String> {
-        let scale = inspection.threshold.unwrap_or(inspection.object_score).max(1e-6) as f32;
-        match lock(&self.heatmaps).keep(part, unix_ms, cloud.points(), &inspection.point_scores, scale) {
+    fn keep_heatmap(&self, part: &str, unix_ms: i64, cloud: &Cloud, inspection: &Inspection, model: &str) -> Option<String> {
+        let reject = Reject { part, unix_ms, points: cloud.points(), inspection, model };
+        match lock(&self.heatmaps).keep(&reject) {
             Ok(path) => Some(path.display().to_string()),
             Err(e) => {
                 log::warn!("part {part}: cannot keep its heatmap: {e}");
@@ -313,7 +322,7 @@ impl Detection {
         match load_model(&self.config) {
             Ok(loaded) => {
                 log::info!("reloaded: {} -> {}", self.loaded.name, loaded.name);
-                self.decider.metrics.set_model(&loaded.name);
+                self.decider.metrics.set_model(loaded.info());
                 self.loaded = loaded;
             }
             Err(e) => log::error!("reload failed, still deciding with {}: {e:#}", self.loaded.name),
@@ -330,7 +339,7 @@ impl Detection {
         drop(busy);
         let mut decision = decision(&arrival, inspection.as_ref(), fault.as_ref(), &self.loaded.name, queued);
         if let (Some(inspection), Ok(cloud), true) = (&inspection, &arrival.scan, decision.is_reject()) {
-            decision.heatmap = self.decider.keep_heatmap(&decision.part, decision.unix_ms, cloud, inspection);
+            decision.heatmap = self.decider.keep_heatmap(&decision.part, decision.unix_ms, cloud, inspection, &self.loaded.name);
         }
         let cause = match (&fault, decision.action) {
             (Some(fault), _) => fault.kind().as_str(),
@@ -451,6 +460,7 @@ fn reject_crashed(journal: &Journal, metrics: &Metrics, requeue: bool) -> Result
 /// Runs the line until the source finishes or `flags.stop` is set; returns what happened.
 pub fn run(config: &Config, flags: Flags) -> Result<Summary> {
     config.check().map_err(anyhow::Error::msg)?;
+    let started = decision::now();
     let journal = Journal::open(&config.journal.path)?;
     let metrics = Arc::new(Metrics::new(config.line.stall()));
     let spec = config.source.spec().map_err(anyhow::Error::msg)?;
@@ -462,8 +472,9 @@ pub fn run(config: &Config, flags: Flags) -> Result<Summary> {
     let heatmaps = Heatmaps::open(&config.journal.heatmaps, config.journal.heatmap_budget_mb << 20)
         .with_context(|| format!("{}: cannot use the heatmap folder", config.journal.heatmaps.display()))?;
     log::info!("source: {}; actuator: {}; journal: {}", source.describe(), actuator.describe(), config.journal.path.display());
-    metrics.set_model(&loaded.name);
+    metrics.set_model(loaded.info());
     let http = config.metrics.listen.map(|listen| metrics::serve(listen, metrics.clone())).transpose().context("starting /metrics")?;
+    let page = config.web.listen.map(|listen| web::serve(listen, config, metrics.clone(), started)).transpose().context("starting the status page")?;
 
     let (pulse_tx, pulse_rx) = mpsc::sync_channel(PULSE_QUEUE);
     let (arrival_tx, arrival_rx) = mpsc::sync_channel(config.line.queue);
@@ -494,6 +505,9 @@ pub fn run(config: &Config, flags: Flags) -> Result<Summary> {
     if let Some((server, thread)) = http {
         server.unblock();
         let _ = thread.join();
+    }
+    if let Some(page) = page {
+        page.stop();
     }
     drop(pid_file);
     let pulses = lock(&recorded).clone();

@@ -81,7 +81,16 @@ pub struct Metrics {
     detection: Progress,
     /// How long one part may keep a worker busy before the daemon counts as stalled.
     stall: Duration,
-    model: Mutex<String>,
+    model: Mutex<Option<ModelInfo>>,
+}
+
+/// The model deciding now, for `/metrics` and the status page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    /// "name version".
+    pub label: String,
+    /// Its object-score threshold, scan units.
+    pub threshold: f64,
 }
 
 impl Metrics {
@@ -167,7 +176,7 @@ impl Metrics {
                 _ => {}
             }
         }
-        lock(&self.model).is_empty().then_some(Trouble::NoModel)
+        lock(&self.model).is_none().then_some(Trouble::NoModel)
     }
 
     /// Whether both workers are making progress and a model is loaded.
@@ -175,8 +184,12 @@ impl Metrics {
         self.trouble().is_none()
     }
 
-    pub fn set_model(&self, model: &str) {
-        *lock(&self.model) = model.to_string();
+    pub fn set_model(&self, model: ModelInfo) {
+        *lock(&self.model) = Some(model);
+    }
+
+    pub fn model(&self) -> Option<ModelInfo> {
+        lock(&self.model).clone()
     }
 
     /// The Prometheus text exposition.
@@ -201,7 +214,7 @@ impl Metrics {
         let missed = self.missed_actuations.load(Ordering::Relaxed).to_string();
         family("dus_edge_missed_actuations_total", "counter", "Reject pulses not fired: too late to reach their part.", gauge(missed));
         family("dus_edge_resident_memory_bytes", "gauge", "Resident set size of the daemon.", gauge(resident_bytes().0.to_string()));
-        let model = vec![(format!("{{model=\"{}\"}}", lock(&self.model)), "1".to_string())];
+        let model = vec![(format!("{{model=\"{}\"}}", self.model().map(|m| m.label).unwrap_or_default()), "1".to_string())];
         family("dus_edge_model_info", "gauge", "The model deciding now.", model);
         out
     }

@@ -6,13 +6,17 @@ pub mod actuator;
 pub mod decision;
 pub mod frame;
 pub mod heatmaps;
+pub mod http;
 pub mod journal;
 pub mod line;
 pub mod metrics;
+pub mod page;
 pub mod replay;
 pub mod serial;
 pub mod source;
 pub mod spool;
+pub mod table;
+pub mod web;
 
 pub use line::{run, Flags, Summary};
 

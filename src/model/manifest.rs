@@ -33,6 +33,13 @@ pub struct Identity {
     pub created: String,
 }
 
+impl Identity {
+    /// "name version", as the journal, metrics and pictures name the model that decided.
+    pub fn label(&self) -> String {
+        format!("{} {}", self.name, self.version)
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct Grouping {
     /// Size of the model's input sample (a stride sample of larger scans).
