@@ -18,7 +18,7 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use dus_edge::daemon::decision::FaultKind;
+use dus_box::daemon::decision::FaultKind;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -52,7 +52,7 @@ fn main() {
         println!("{}", memory.split("] ").last().unwrap_or(memory));
     }
     println!("wall time {wall:.1} s, {:.2} parts/s", rows.len() as f64 / wall);
-    print!("{}", dus_edge::daemon::decision::summarize(&rows));
+    print!("{}", dus_box::daemon::decision::summarize(&rows));
     if !hostile.is_empty() {
         check_hostile(&rows, &hostile, parts as usize);
     }
@@ -61,7 +61,7 @@ fn main() {
 /// The hostile scans, written into `dir`, with the fault each must be rejected with.
 fn hostile_scans(dir: &std::path::Path) -> Vec<(std::path::PathBuf, &'static str)> {
     let good = std::fs::read(support::sample("good.pcd")).unwrap();
-    let points = dus_edge::cloud::read(&support::sample("good.pcd")).unwrap().points().to_vec();
+    let points = dus_core::cloud::read(&support::sample("good.pcd")).unwrap().points().to_vec();
     let xyz = |points: &[[f32; 3]], scale: f32| points.iter().map(|p| format!("{} {} {}\n", p[0] * scale, p[1] * scale, p[2] * scale)).collect::<String>();
     let write = |name: &str, bytes: &[u8]| {
         let path = dir.join(name);
@@ -89,7 +89,7 @@ fn scan_list(hostile: &[(std::path::PathBuf, &'static str)]) -> Vec<std::path::P
 }
 
 /// Asserts what the hostile soak promises (see the module comment).
-fn check_hostile(rows: &[dus_edge::daemon::decision::Decision], hostile: &[(std::path::PathBuf, &'static str)], parts: usize) {
+fn check_hostile(rows: &[dus_box::daemon::decision::Decision], hostile: &[(std::path::PathBuf, &'static str)], parts: usize) {
     assert_eq!(rows.len(), parts, "one row per part");
     let origin = |path: &std::path::Path| format!("replay {}", path.display());
     let (mut wrong, mut load) = (Vec::new(), Vec::new());

@@ -6,14 +6,14 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use dus_edge::cloud::{self, Cloud};
-use dus_edge::detector::{Detector, DusNet, GoldenPart};
-use dus_edge::grouping::{farthest_point_sampling, Patches, Pyramid};
-use dus_edge::model::{Model, RuntimeConfig};
-use dus_edge::registration::Reference;
-use dus_edge::render::{self, Scene};
-use dus_edge::model::Scoring;
-use dus_edge::scoring::{point_scores, Normality};
+use dus_core::cloud::{self, Cloud};
+use dus_core::detector::{Detector, DusNet, GoldenPart};
+use dus_core::grouping::{farthest_point_sampling, Patches, Pyramid};
+use dus_core::model::{Model, RuntimeConfig};
+use dus_core::registration::Reference;
+use dus_box::render::{self, Scene};
+use dus_core::model::Scoring;
+use dus_core::scoring::{point_scores, Normality};
 
 const MODEL: &str = "models/bunny";
 const SIZES: [usize; 2] = [16_000, 120_000];
@@ -54,7 +54,7 @@ fn geometry(c: &mut Criterion) {
 }
 
 /// The surface rule with its documented defaults.
-fn surface_rule() -> dus_edge::scoring::ScoringRule {
+fn surface_rule() -> dus_core::scoring::ScoringRule {
     let scoring: Scoring = toml::from_str("threshold = 1.0\nrule = \"surface\"").expect("a valid [scoring] table");
     scoring.rule()
 }

@@ -13,4 +13,4 @@ if ! command -v chromium >/dev/null 2>&1; then
         echo "warning: chromium is missing and cannot be installed here; tests/web.rs will fail" >&2
     fi
 fi
-cargo test --release --locked "$@"
+cargo test --release --locked --workspace "$@"

@@ -38,7 +38,7 @@ fn score_prints_a_verdict_per_scan_and_writes_heatmaps() {
     }
     assert!(printed.contains("timings (ms): register"), "{printed}");
     for name in ["good.ply", "defect.ply"] {
-        let heatmap = dus_edge::cloud::read(&dir.path().join(name)).unwrap();
+        let heatmap = dus_core::cloud::read(&dir.path().join(name)).unwrap();
         assert_eq!(heatmap.len(), 16000);
     }
 }
@@ -49,10 +49,10 @@ fn score_json_agrees_with_the_library() {
     let out = edge_tool(&["score", arg(&scan), "--json"]);
     assert!(out.status.success(), "{}", text(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut detector = dus_edge::detector::DusNet::new(
-        dus_edge::model::Model::load(&model(), &dus_edge::model::RuntimeConfig::default()).unwrap(),
+    let mut detector = dus_core::detector::DusNet::new(
+        dus_core::model::Model::load(&model(), &dus_core::model::RuntimeConfig::default()).unwrap(),
     );
-    let inspection = dus_edge::detector::Detector::inspect(&mut detector, &dus_edge::cloud::read(&scan).unwrap()).unwrap();
+    let inspection = dus_core::detector::Detector::inspect(&mut detector, &dus_core::cloud::read(&scan).unwrap()).unwrap();
     assert!((report["object_score"].as_f64().unwrap() - inspection.object_score).abs() < 1e-9);
     let expected = if inspection.object_score > inspection.threshold.unwrap() { "defect" } else { "ok" };
     assert_eq!(report["verdict"], expected);
@@ -120,7 +120,7 @@ fn a_scan_with_too_few_points_is_a_clear_error() {
 #[test]
 fn a_scan_cut_short_or_in_other_units_is_refused_before_inspection() {
     let dir = tempfile::tempdir().unwrap();
-    let good = dus_edge::cloud::read(&model().join("samples/good.pcd")).unwrap();
+    let good = dus_core::cloud::read(&model().join("samples/good.pcd")).unwrap();
     let write = |name: &str, points: &mut dyn Iterator<Item = [f32; 3]>| {
         let path = dir.path().join(name);
         std::fs::write(&path, points.map(|p| format!("{} {} {}\n", p[0], p[1], p[2])).collect::<String>()).unwrap();
@@ -156,7 +156,7 @@ fn eval_rows(root: &Path) -> Vec<serde_json::Value> {
     // without `[scan] points` scores them instead of refusing them as incomplete.
     let models = tempfile::tempdir().unwrap();
     let copy = model_copy(models.path());
-    let mut manifest = dus_edge::model::Manifest::load(&copy).unwrap();
+    let mut manifest = dus_core::model::Manifest::load(&copy).unwrap();
     manifest.scan.points = None;
     manifest.save(&copy).unwrap();
     let out = edge_tool(&["eval", arg(root), "--models", arg(models.path()), "--json", arg(&json)]);
@@ -211,7 +211,7 @@ fn calibrate_sets_the_threshold_from_good_scans_and_dry_run_leaves_it() {
 
     let out = edge_tool(&["calibrate", arg(&good), "--model", arg(&copy)]);
     assert!(out.status.success(), "{}", text(&out));
-    let manifest = dus_edge::model::Manifest::load(&copy).unwrap();
+    let manifest = dus_core::model::Manifest::load(&copy).unwrap();
     let report = edge_tool(&["score", arg(&good), "--model", arg(&copy), "--json"]);
     let score: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
     // One good scan: the threshold becomes its object score plus the 10 % margin of few scans.
@@ -225,7 +225,7 @@ fn calibrate_leave_one_out_scores_each_template_against_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let copy = model_copy(dir.path());
     // Two halves of the good sample stand for two templates of a new part.
-    let good = dus_edge::cloud::read(&model().join("samples/good.pcd")).unwrap();
+    let good = dus_core::cloud::read(&model().join("samples/good.pcd")).unwrap();
     let halves: Vec<std::path::PathBuf> = (0..2)
         .map(|h| {
             let path = dir.path().join(format!("template{h}.xyz"));
@@ -238,10 +238,10 @@ fn calibrate_leave_one_out_scores_each_template_against_the_others() {
     assert!(out.status.success(), "{}", text(&out));
     let printed = text(&out);
     assert_eq!(printed.matches("object score against the other templates: reference").count(), 2, "{printed}");
-    let manifest = dus_edge::model::Manifest::load(&copy).unwrap();
+    let manifest = dus_core::model::Manifest::load(&copy).unwrap();
     // DUS-Net learned its templates, so each counts at least the golden part's held-out score.
     assert!(manifest.scoring.threshold >= manifest.scoring.reference_threshold.unwrap(), "{printed}");
-    let before = dus_edge::model::Manifest::load(&model()).unwrap().scoring;
+    let before = dus_core::model::Manifest::load(&model()).unwrap().scoring;
     assert_ne!(manifest.scoring.threshold, before.threshold, "{printed}");
     assert_ne!(manifest.scoring.reference_threshold, before.reference_threshold, "{printed}");
     // Thresholds from two halves of one good scan still pass the good sample and reject the
@@ -272,9 +272,9 @@ fn run_demo_decides_the_shipped_samples_and_a_cut_off_scan() {
 }
 
 /// A decision of the journal, `age_ms` before now.
-fn decision(part: &str, action: dus_edge::daemon::decision::Action, fault: Option<dus_edge::daemon::decision::FaultKind>, age_ms: i64) -> dus_edge::daemon::decision::Decision {
-    let (time, now) = dus_edge::daemon::decision::now();
-    dus_edge::daemon::decision::Decision {
+fn decision(part: &str, action: dus_box::daemon::decision::Action, fault: Option<dus_box::daemon::decision::FaultKind>, age_ms: i64) -> dus_box::daemon::decision::Decision {
+    let (time, now) = dus_box::daemon::decision::now();
+    dus_box::daemon::decision::Decision {
         part: part.into(),
         origin: format!("spool {part}.pcd"),
         time,
@@ -296,10 +296,10 @@ fn decision(part: &str, action: dus_edge::daemon::decision::Action, fault: Optio
 
 #[test]
 fn history_csv_is_a_table_with_a_row_per_decision() {
-    use dus_edge::daemon::decision::{Action, FaultKind};
+    use dus_box::daemon::decision::{Action, FaultKind};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("journal.db");
-    let journal = dus_edge::daemon::journal::Journal::open(&path).unwrap();
+    let journal = dus_box::daemon::journal::Journal::open(&path).unwrap();
     for d in [
         decision("old", Action::Pass, None, 2 * 3_600_000),
         decision("P-1", Action::Pass, None, 3_000),

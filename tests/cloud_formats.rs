@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use dus_edge::cloud::{self, CloudError, Problem};
+use dus_core::cloud::{self, CloudError, Problem};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)

@@ -17,9 +17,9 @@ fn spool_box(extra: &str) -> LineBox {
 }
 
 fn spool_of(line: &LineBox) -> std::path::PathBuf {
-    let config = dus_edge::config::Config::load(&line.config).unwrap();
+    let config = dus_box::config::Config::load(&line.config).unwrap();
     match config.source.spec().unwrap() {
-        dus_edge::config::SourceConfig::Spool { dir, .. } => dir,
+        dus_box::config::SourceConfig::Spool { dir, .. } => dir,
         _ => unreachable!(),
     }
 }
@@ -39,7 +39,7 @@ fn busy_spool(sections: &str, prefix: &str, n: usize) -> (LineBox, std::path::Pa
 }
 
 /// How many rows each part id has.
-fn rows_per_part(rows: &[dus_edge::daemon::decision::Decision]) -> BTreeMap<String, usize> {
+fn rows_per_part(rows: &[dus_box::daemon::decision::Decision]) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
     for row in rows {
         *counts.entry(row.part.clone()).or_insert(0) += 1;
@@ -84,8 +84,8 @@ fn spool_scans_each_get_one_decision_and_rejects_get_a_pulse() {
     let heatmap = std::path::PathBuf::from(by_part["P-002"].heatmap.as_deref().unwrap());
     assert!(heatmap.exists(), "{heatmap:?}");
     let picture = image::open(heatmap.with_extension("png")).expect("the reject's picture beside its heatmap").to_rgb8();
-    assert_eq!(picture.dimensions(), (dus_edge::render::WIDTH, dus_edge::render::HEIGHT));
-    use dus_edge::daemon::decision::FaultKind;
+    assert_eq!(picture.dimensions(), (dus_box::render::WIDTH, dus_box::render::HEIGHT));
+    use dus_box::daemon::decision::FaultKind;
     for (part, needle, kind) in [
         ("P-003", "unreadable scan", FaultKind::UnreadableScan),
         ("P-004", "too few points", FaultKind::TooFewPoints),
@@ -177,7 +177,7 @@ fn a_killed_daemon_restarts_without_losing_or_repeating_a_part() {
     assert!(crashed.len() <= 2, "{crashed:#?}");
     for row in &crashed {
         assert!(row.fault.as_deref().unwrap().starts_with("crashed during inspection: the daemon stopped while"), "{row:?}");
-        assert_eq!(row.pulse, Some(dus_edge::daemon::decision::PulseState::Missed), "the part left long ago: {row:?}");
+        assert_eq!(row.pulse, Some(dus_box::daemon::decision::PulseState::Missed), "the part left long ago: {row:?}");
     }
     let count = |sub: &str| std::fs::read_dir(spool.join(sub)).unwrap().count();
     assert_eq!((count("work"), count("done"), count("failed")), (0, 4 - crashed.len(), crashed.len()));
@@ -236,7 +236,7 @@ fn a_pulse_too_late_for_its_part_is_not_fired_and_is_journaled_as_missed() {
     assert!(status.success(), "{log}");
     let rows = line.decisions();
     assert_eq!(rows.len(), 10, "{log}");
-    use dus_edge::daemon::decision::PulseState;
+    use dus_box::daemon::decision::PulseState;
     let fired: Vec<&str> = rows.iter().filter(|r| r.pulse == Some(PulseState::Fired)).map(|r| r.part.as_str()).collect();
     let missed = rows.iter().filter(|r| r.pulse == Some(PulseState::Missed)).count();
     assert!(rows.iter().all(|r| r.is_reject() && r.pulse.is_some()), "every reject's pulse is settled: {rows:#?}");
@@ -317,7 +317,7 @@ fn merge(base: &str, edit: &str) -> String {
 
 #[test]
 fn serial_frames_each_get_one_decision_also_across_an_unplugged_port() {
-    use dus_edge::daemon::frame::encode;
+    use dus_box::daemon::frame::encode;
     use support::pty::{point_port_at, Pty};
     let dir = tempfile::tempdir().unwrap();
     let port = dir.path().join("scanner");
@@ -325,7 +325,7 @@ fn serial_frames_each_get_one_decision_also_across_an_unplugged_port() {
     point_port_at(&port, &pty);
     let line = LineBox::new(&bunny(), &format!("[source]\nkind = \"serial\"\nport = {port:?}\nmax_points = 100000\n[line]\ndeadline_ms = 60000\n"));
     let daemon = line.start();
-    let points = |name: &str| dus_edge::cloud::read(&sample(name)).unwrap().points().to_vec();
+    let points = |name: &str| dus_core::cloud::read(&sample(name)).unwrap().points().to_vec();
     let (good, defect) = (points("good.pcd"), points("defect.pcd"));
     let mut corrupted = encode("S-2", &good);
     corrupted[5000] ^= 0x01;

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use dus_edge::bundle::{self, keys, BundleManifest, Limits};
-use dus_edge::flash::{Step, KILL_ENV};
-use dus_edge::model::{Manifest, Model, RuntimeConfig};
-use dus_edge::slots::{self, InstallRecord, Slot};
+use dus_box::bundle::{self, keys, BundleManifest, Limits};
+use dus_box::flash::{Step, KILL_ENV};
+use dus_core::model::{Manifest, Model, RuntimeConfig};
+use dus_box::slots::{self, InstallRecord, Slot};
+use dus_workstation::signing;
 use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
 
@@ -44,7 +45,7 @@ fn fixtures() -> &'static Fixtures {
         std::fs::create_dir_all(&dir).unwrap();
         let out = run(&["keygen", "--out", dir.join("signer").to_str().unwrap()], &[]);
         assert!(out.status.success(), "{}", text(&out));
-        let trusted = keys::read_secret(&dir.join("signer.key")).unwrap();
+        let trusted = signing::read_secret(&dir.join("signer.key")).unwrap();
         let good = dir.join("bunny-1.0.0.bundle");
         let out = run(
             &[
@@ -90,8 +91,8 @@ impl Fixtures {
         edit(&mut manifest, &mut members);
         let text = toml::to_string_pretty(&manifest).unwrap();
         let sig = match sign {
-            Sign::Trusted => Some(keys::sign(&self.trusted, text.as_bytes()).into_bytes()),
-            Sign::Stranger => Some(keys::sign(&self.stranger, text.as_bytes()).into_bytes()),
+            Sign::Trusted => Some(signing::sign(&self.trusted, text.as_bytes()).into_bytes()),
+            Sign::Stranger => Some(signing::sign(&self.stranger, text.as_bytes()).into_bytes()),
             Sign::Keep => Some(original_sig),
             Sign::None => None,
         };
@@ -280,7 +281,7 @@ fn a_good_bundle_installs_becomes_active_rolls_back_and_replaces_a_broken_slot()
 }
 
 fn sha256_of(path: &Path) -> String {
-    dus_edge::model::sha256_file(path).unwrap()
+    dus_core::model::sha256_file(path).unwrap()
 }
 
 #[test]

@@ -109,7 +109,7 @@ fn mutate(rng: &mut Rng, seed: &[u8], others: &[Vec<u8>]) -> Vec<u8> {
 fn read_checked(path: &Path) -> Result<Option<usize>, String> {
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
-    let outcome = std::panic::catch_unwind(|| dus_edge::cloud::read(path)).map_err(|_| "the reader panicked".to_string())?;
+    let outcome = std::panic::catch_unwind(|| dus_core::cloud::read(path)).map_err(|_| "the reader panicked".to_string())?;
     let grew = PEAK.load(Ordering::Relaxed).saturating_sub(before);
     match outcome {
         Err(e) => {

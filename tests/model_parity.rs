@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use dus_edge::cloud;
-use dus_edge::detector::{Detector, DusNet};
-use dus_edge::grouping::{Patches, Pyramid};
-use dus_edge::model::{Model, RuntimeConfig};
-use dus_edge::registration::stride_indices;
+use dus_core::cloud;
+use dus_core::detector::{Detector, DusNet};
+use dus_core::grouping::{Patches, Pyramid};
+use dus_core::model::{Model, RuntimeConfig};
+use dus_core::registration::stride_indices;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -145,7 +145,7 @@ fn rust_grouping_gives_the_down_net_inputs_python_gave() {
         let m = model.manifest.clone();
         let scan = cloud::read(&repo().join(&fx.scans[0].file)).unwrap();
         // Register and normalise exactly as the detector does, then group.
-        let reference = dus_edge::registration::Reference::new(model.reference());
+        let reference = dus_core::registration::Reference::new(model.reference());
         let pose = reference.register(scan.points());
         let q: Vec<[f32; 3]> = scan
             .points()
@@ -157,7 +157,7 @@ fn rust_grouping_gives_the_down_net_inputs_python_gave() {
             .collect();
         let sample: Vec<[f32; 3]> = stride_indices(q.len(), m.grouping.points).into_iter().map(|i| q[i]).collect();
         let patches = Patches::group(&sample, m.grouping.groups, m.grouping.group_size);
-        let (centers, relative) = patches.noisy(dus_edge::grouping::NoiseLevels { alpha: 0.0, beta: 0.0 }, 0);
+        let (centers, relative) = patches.noisy(dus_core::grouping::NoiseLevels { alpha: 0.0, beta: 0.0 }, 0);
         let diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
         assert!(diff(&centers, &input_f32(&dir, &fx.down, "centers")) < 1e-5, "{}: centers", dir.display());
         assert!(diff(&relative, &input_f32(&dir, &fx.down, "patches")) < 1e-5, "{}: patches", dir.display());

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use dus_edge::detector::{Detector, DusNet, Inspection};
-use dus_edge::model::{Model, RuntimeConfig};
-use dus_edge::render::{self, Layout, Scene, View, PANEL, TITLE};
-use dus_edge::verdict::shown_regions;
+use dus_core::detector::{Detector, DusNet, Inspection};
+use dus_core::model::{Model, RuntimeConfig};
+use dus_box::render::{self, Layout, Scene, View, PANEL, TITLE};
+use dus_core::verdict::shown_regions;
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -43,14 +43,14 @@ fn hot_near(picture: &image::RgbImage, at: [f32; 2], reach: i32) -> usize {
     n
 }
 
-fn inspect(name: &str) -> (dus_edge::cloud::Cloud, Inspection) {
+fn inspect(name: &str) -> (dus_core::cloud::Cloud, Inspection) {
     let model = Model::load(&repo().join("models/bunny"), &RuntimeConfig::default()).unwrap();
-    let cloud = dus_edge::cloud::read(&sample(name)).unwrap();
+    let cloud = dus_core::cloud::read(&sample(name)).unwrap();
     let inspection = DusNet::new(model).inspect(&cloud).unwrap();
     (cloud, inspection)
 }
 
-fn picture(cloud: &dus_edge::cloud::Cloud, inspection: &Inspection, part: &str) -> image::RgbImage {
+fn picture(cloud: &dus_core::cloud::Cloud, inspection: &Inspection, part: &str) -> image::RgbImage {
     let scene = Scene {
         points: cloud.points(),
         scores: &inspection.point_scores,
@@ -124,7 +124,7 @@ fn show_names_the_file_and_the_problem() {
     assert!(!out.status.success());
     assert!(text(&out).contains("cut.ply"), "{}", text(&out));
     let nan = dir.path().join("nan.ply");
-    dus_edge::cloud::write_heatmap(&nan, &[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]], &[0.5, f32::NAN], 1.0).unwrap();
+    dus_core::cloud::write_heatmap(&nan, &[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]], &[0.5, f32::NAN], 1.0).unwrap();
     let out = edge_tool(&["show", nan.to_str().unwrap(), "--png", dir.path().join("y.png").to_str().unwrap()]);
     assert!(text(&out).contains("nan.ply") && text(&out).contains("scalar_score is not finite"), "{}", text(&out));
     let out = edge_tool(&["show", sample("good.pcd").to_str().unwrap(), "--png", dir.path().join("no/such/folder/z.png").to_str().unwrap()]);

@@ -8,9 +8,9 @@ mod support;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use dus_edge::daemon::frame::{encode, MAGIC, VERSION};
-use dus_edge::daemon::serial::SerialSource;
-use dus_edge::daemon::source::{Arrival, Poll, Source};
+use dus_box::daemon::frame::{encode, MAGIC, VERSION};
+use dus_box::daemon::serial::SerialSource;
+use dus_box::daemon::source::{Arrival, Poll, Source};
 use support::pty::{point_port_at, Pty};
 
 /// Long enough for a loaded two-core box; a passing run waits only as long as the bytes take.

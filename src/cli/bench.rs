@@ -8,11 +8,11 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use crate::detector::millis;
+use dus_core::detector::millis;
 use super::{DetectorKind, RuntimeArgs, DEFAULT_MODEL};
-use crate::cloud;
-use crate::detector::Stage;
-use crate::grouping::farthest_point_sampling;
+use dus_core::cloud;
+use dus_core::detector::Stage;
+use dus_core::grouping::farthest_point_sampling;
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -39,7 +39,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let scan_path = args.scan.clone().unwrap_or_else(|| args.model.join("samples/good.pcd"));
     let base = cloud::read(&scan_path)?;
     let mut detector = super::detector(DetectorKind::DusNet, &args.model, &args.runtime.config())?;
-    let groups = crate::model::Manifest::load(&args.model)?.grouping.groups;
+    let groups = dus_core::model::Manifest::load(&args.model)?.grouping.groups;
     println!("bench: {} resampled, median of {repeat} runs, {} threads for ONNX Runtime", scan_path.display(), args.runtime.config().threads);
     let progress = super::progress_bar((args.sizes.len() * repeat) as u64, "inspections");
     for &size in &args.sizes {

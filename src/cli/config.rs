@@ -7,9 +7,9 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 
 use super::DEFAULT_CONFIG;
-use crate::config::{Config, SourceConfig, WebConfig};
-use crate::daemon::web::Token;
-use crate::slots;
+use dus_box::config::{Config, SourceConfig, WebConfig};
+use dus_box::daemon::web::Token;
+use dus_box::slots;
 
 #[derive(Subcommand)]
 pub enum ConfigCommand {

@@ -10,10 +10,10 @@ use indicatif::ProgressBar;
 use serde::Serialize;
 
 use super::{DetectorKind, RuntimeArgs};
-use crate::cloud::{self, Cloud};
-use crate::dataset::{self, Category};
-use crate::detector::Detector;
-use crate::metrics::{auroc, average_precision, min_max_normalise};
+use dus_core::cloud::{self, Cloud};
+use dus_workstation::dataset::{self, Category};
+use dus_core::detector::Detector;
+use dus_workstation::metrics::{auroc, average_precision, min_max_normalise};
 
 #[derive(Args)]
 pub struct EvalArgs {

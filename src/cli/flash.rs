@@ -7,8 +7,8 @@ use anyhow::Result;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::config::Config;
-use crate::flash::{self, Progress, Step};
+use dus_box::config::Config;
+use dus_box::flash::{self, Progress, Step};
 
 #[derive(Args)]
 pub struct FlashArgs {
@@ -68,7 +68,7 @@ impl Drop for Bar {
 pub fn run(args: FlashArgs) -> Result<()> {
     let config = Config::load(&args.config)?;
     // A configuration mistake is exit code 1, not one of the bundle's codes.
-    crate::bundle::Trust::from_config(&config.models).map_err(|m| anyhow::anyhow!("{}: {m}", args.config.display()))?;
+    dus_box::bundle::Trust::from_config(&config.models).map_err(|m| anyhow::anyhow!("{}: {m}", args.config.display()))?;
     if args.rollback {
         let bar = Bar::new(2);
         let (slot, record, _) = flash::rollback(&config, &bar)?;
@@ -91,7 +91,7 @@ pub fn run(args: FlashArgs) -> Result<()> {
         Some(slot) => {
             println!("Done: {} {} is the active model (slot {slot}).", outcome.name, outcome.version);
             println!("  {}", flash::reload_text(&outcome.reload));
-            if let Ok((_, previous)) = crate::slots::check_standby(&config.models.root, slot.other()) {
+            if let Ok((_, previous)) = dus_box::slots::check_standby(&config.models.root, slot.other()) {
                 println!(
                     "  The previous model ({} {}) stays in slot {}: `edge-tool flash --rollback` returns to it.",
                     previous.model,

@@ -8,9 +8,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::DEFAULT_CONFIG;
-use crate::config::Config;
-use crate::daemon::{decision, table};
-use crate::daemon::journal::{Journal, Query};
+use dus_box::config::Config;
+use dus_box::daemon::{decision, table};
+use dus_box::daemon::journal::{Journal, Query};
 
 #[derive(Args)]
 pub struct HistoryArgs {

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use crate::bundle::keys;
+use dus_box::bundle::keys::public_hex;
+use dus_workstation::signing;
 
 #[derive(Args)]
 pub struct KeygenArgs {
@@ -15,11 +16,11 @@ pub struct KeygenArgs {
 }
 
 pub fn run(args: KeygenArgs) -> Result<()> {
-    let key = keys::generate()?;
+    let key = signing::generate()?;
     let (secret, public) =
-        keys::write_pair(&key, &args.out).with_context(|| format!("writing the key pair {}.key/.pub", args.out.display()))?;
+        signing::write_pair(&key, &args.out).with_context(|| format!("writing the key pair {}.key/.pub", args.out.display()))?;
     println!("secret key: {} (keep it private; `edge-tool pack --key` signs with it)", secret.display());
-    println!("public key: {} = {}", public.display(), keys::public_hex(&key.verifying_key()));
-    println!("Add the public key to each box's edge.toml:  [models] trusted_keys = [\"{}\"]", keys::public_hex(&key.verifying_key()));
+    println!("public key: {} = {}", public.display(), public_hex(&key.verifying_key()));
+    println!("Add the public key to each box's edge.toml:  [models] trusted_keys = [\"{}\"]", public_hex(&key.verifying_key()));
     Ok(())
 }

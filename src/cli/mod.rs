@@ -1,19 +1,27 @@
 //! The `edge-tool` command line: argument parsing and one module per command. Commands only
-//! orchestrate; the work happens in the library modules.
+//! orchestrate; the work happens in the crates. The workstation's commands (`eval`, `calibrate`,
+//! `bench`, `keygen`, `pack`, `verify`) exist only with the `workstation` feature (on by default):
+//! a box is built without it and carries no dataset, key-generation or packing code.
 
+#[cfg(feature = "workstation")]
 mod bench;
+#[cfg(feature = "workstation")]
 mod calibrate;
 mod config;
+#[cfg(feature = "workstation")]
 mod eval;
 mod flash;
 mod history;
+#[cfg(feature = "workstation")]
 mod keygen;
 mod models;
+#[cfg(feature = "workstation")]
 mod pack;
 mod reload;
 mod run;
 mod score;
 mod show;
+#[cfg(feature = "workstation")]
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -21,8 +29,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::detector::{Detector, DusNet, GoldenPart};
-use crate::model::{Model, RuntimeConfig};
+use dus_core::detector::{Detector, DusNet, GoldenPart};
+use dus_core::model::{Model, RuntimeConfig};
 
 /// The model `score`, `calibrate` and `bench` use when none is given.
 pub const DEFAULT_MODEL: &str = "models/bunny";
@@ -52,16 +60,22 @@ enum Command {
     /// Draw a scan or heatmap as a picture: three views, scores, regions circled, verdict.
     Show(show::ShowArgs),
     /// Measure detectors on a labelled dataset (Anomaly-ShapeNet or Real3D-AD layout).
+    #[cfg(feature = "workstation")]
     Eval(eval::EvalArgs),
     /// Set a model's threshold from scans of known-good parts.
+    #[cfg(feature = "workstation")]
     Calibrate(calibrate::CalibrateArgs),
     /// Time every pipeline stage on a 16k- and a 120k-point scan.
+    #[cfg(feature = "workstation")]
     Bench(bench::BenchArgs),
     /// Make an Ed25519 key pair for signing model bundles.
+    #[cfg(feature = "workstation")]
     Keygen(keygen::KeygenArgs),
     /// Pack a model folder into a signed bundle, recording its answers on the golden samples.
+    #[cfg(feature = "workstation")]
     Pack(pack::PackArgs),
     /// Check a bundle without installing it.
+    #[cfg(feature = "workstation")]
     Verify(verify::VerifyArgs),
     /// Install a bundle as the box's model (A/B slots, smoke test, atomic switch), or --rollback.
     Flash(flash::FlashArgs),
@@ -111,6 +125,7 @@ pub enum DetectorKind {
 
 impl DetectorKind {
     /// The detector's name in reports (`Detector::name`).
+    #[cfg(feature = "workstation")]
     pub fn name(self) -> &'static str {
         match self {
             DetectorKind::DusNet => "dus-net",
@@ -121,6 +136,7 @@ impl DetectorKind {
 
 /// A progress bar of `len` `unit` on stderr; indicatif hides it when stderr is not a terminal, so
 /// logs and pipes get the results only. Lines printed meanwhile go through `ProgressBar::suspend`.
+#[cfg(feature = "workstation")]
 fn progress_bar(len: u64, unit: &str) -> indicatif::ProgressBar {
     let template = format!("{{bar:40}} {{pos}}/{{len}} {unit}  {{msg}}  [{{elapsed}} < {{eta}}]");
     indicatif::ProgressBar::new(len).with_style(indicatif::ProgressStyle::with_template(&template).expect("a valid template"))
@@ -142,11 +158,17 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Config(command) => config::run(command),
         Command::Score(args) => score::run(args),
         Command::Show(args) => show::run(args),
+        #[cfg(feature = "workstation")]
         Command::Eval(args) => eval::run(args),
+        #[cfg(feature = "workstation")]
         Command::Calibrate(args) => calibrate::run(args),
+        #[cfg(feature = "workstation")]
         Command::Bench(args) => bench::run(args),
+        #[cfg(feature = "workstation")]
         Command::Keygen(args) => keygen::run(args),
+        #[cfg(feature = "workstation")]
         Command::Pack(args) => pack::run(args),
+        #[cfg(feature = "workstation")]
         Command::Verify(args) => verify::run(args),
         Command::Flash(args) => flash::run(args),
         Command::Models(args) => models::run(args),
@@ -169,5 +191,5 @@ pub fn describe_error(error: &anyhow::Error) -> String {
 /// The process exit code for an error: a bundle refusal's own code (10-15, see
 /// `docs/technician.md`), else 1.
 pub fn exit_code(error: &anyhow::Error) -> u8 {
-    error.chain().find_map(|e| e.downcast_ref::<crate::bundle::Error>()).map_or(1, |e| e.kind.exit_code())
+    error.chain().find_map(|e| e.downcast_ref::<dus_box::bundle::Error>()).map_or(1, |e| e.kind.exit_code())
 }

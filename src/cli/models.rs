@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use crate::config::Config;
-use crate::slots::{self, InstallRecord, Slot};
+use dus_box::config::Config;
+use dus_box::slots::{self, InstallRecord, Slot};
 
 #[derive(Args)]
 pub struct ModelsArgs {

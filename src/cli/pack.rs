@@ -8,8 +8,9 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::RuntimeArgs;
-use crate::bundle::{self, keys, BundleManifest, BundleModel, Compatibility, Golden, Limits};
-use crate::model::Manifest;
+use dus_box::bundle::{self, keys::public_hex, BundleManifest, BundleModel, Compatibility, Golden, Limits};
+use dus_core::model::Manifest;
+use dus_workstation::{pack, signing};
 
 #[derive(Args)]
 pub struct PackArgs {
@@ -37,7 +38,7 @@ pub struct PackArgs {
 pub fn run(args: PackArgs) -> Result<()> {
     let dir = &args.model_dir;
     let manifest = Manifest::load(dir)?;
-    let key = args.key.as_deref().map(keys::read_secret).transpose().map_err(anyhow::Error::msg)?;
+    let key = args.key.as_deref().map(signing::read_secret).transpose().map_err(anyhow::Error::msg)?;
     let samples_dir = dir.join("samples");
     let mut samples: Vec<String> = std::fs::read_dir(&samples_dir)
         .with_context(|| format!("{}: cannot list the golden samples", samples_dir.display()))?
@@ -53,7 +54,7 @@ pub fn run(args: PackArgs) -> Result<()> {
 
     let runtime = args.runtime.config();
     println!("Running {} on {} golden samples...", manifest.model.name, samples.len());
-    let measured = crate::flash::measure(dir, &samples, &runtime).map_err(anyhow::Error::msg)?;
+    let measured = dus_box::flash::measure(dir, &samples, &runtime).map_err(anyhow::Error::msg)?;
     let threshold = manifest.scoring.threshold;
     let tolerance = args.tolerance.unwrap_or((threshold * 0.01).max(1e-4));
     if !(tolerance.is_finite() && tolerance >= 0.0) {
@@ -86,10 +87,10 @@ pub fn run(args: PackArgs) -> Result<()> {
         },
         runtime: Compatibility { dus_edge: range, providers },
         tensors: manifest.tensors.clone(),
-        files: bundle::describe(dir, &paths)?,
+        files: pack::describe(dir, &paths)?,
         golden,
     };
-    bundle::write(&args.out, dir, &bundle, key.as_ref())?;
+    pack::write(&args.out, dir, &bundle, key.as_ref())?;
     let check = bundle::inspect(&args.out, &Limits::default(), None).context("the bundle just written does not read back")?;
     println!(
         "Wrote {} ({} {}, {} files, {}), sha256 {}",
@@ -98,7 +99,7 @@ pub fn run(args: PackArgs) -> Result<()> {
         bundle.model.version,
         bundle.files.len(),
         match &key {
-            Some(k) => format!("signed by {}", keys::public_hex(&k.verifying_key())),
+            Some(k) => format!("signed by {}", public_hex(&k.verifying_key())),
             None => "UNSIGNED".into(),
         },
         check.sha256

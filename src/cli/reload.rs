@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use crate::config::Config;
-use crate::control::{self, Reload};
+use dus_box::config::Config;
+use dus_box::control::{self, Reload};
 
 #[derive(Args)]
 pub struct ReloadArgs {

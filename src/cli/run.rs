@@ -7,8 +7,8 @@ use anyhow::Result;
 use clap::Args;
 
 use super::{DEFAULT_CONFIG, DEFAULT_MODEL};
-use crate::config::{ActuatorConfig, Config, SourceKind, SourceSection};
-use crate::daemon::{self, Flags};
+use dus_box::config::{ActuatorConfig, Config, SourceKind, SourceSection};
+use dus_box::daemon::{self, Flags};
 
 #[derive(Args)]
 pub struct RunArgs {

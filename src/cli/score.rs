@@ -7,9 +7,9 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{DetectorKind, RuntimeArgs, DEFAULT_MODEL};
-use crate::cloud;
-use crate::detector::{millis, Inspection, Stage};
-use crate::verdict::{shown_regions, Region, Verdict};
+use dus_core::cloud;
+use dus_core::detector::{millis, Inspection, Stage};
+use dus_core::verdict::{shown_regions, Region, Verdict};
 
 #[derive(Args)]
 pub struct ScoreArgs {

@@ -8,10 +8,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::{DetectorKind, RuntimeArgs, DEFAULT_MODEL};
-use crate::cloud;
-use crate::model::Manifest;
-use crate::render::{self, Scene};
-use crate::scoring::object_score;
+use dus_core::cloud;
+use dus_core::model::Manifest;
+use dus_box::render::{self, Scene};
+use dus_core::scoring::object_score;
 
 #[derive(Args)]
 pub struct ShowArgs {

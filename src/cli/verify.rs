@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use crate::bundle::{self, Kind, Limits, Signer, Trust};
-use crate::config::Config;
+use dus_box::bundle::{self, Kind, Limits, Signer, Trust};
+use dus_box::config::Config;
 
 #[derive(Args)]
 pub struct VerifyArgs {

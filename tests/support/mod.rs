@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use dus_edge::daemon::actuator::Pulse;
-use dus_edge::daemon::decision::Decision;
-use dus_edge::daemon::journal::{Journal, Query};
+use dus_box::daemon::actuator::Pulse;
+use dus_box::daemon::decision::Decision;
+use dus_box::daemon::journal::{Journal, Query};
 
 pub const EXE: &str = env!("CARGO_BIN_EXE_edge-tool");
 
@@ -178,8 +178,8 @@ pub fn model_that_fails(dir: &Path) -> PathBuf {
     }
     let broken = repo().join("tests/data/broken-down.onnx");
     std::fs::copy(&broken, model.join("down.onnx")).unwrap();
-    let old = dus_edge::model::sha256_file(&repo().join("models/bunny/down.onnx")).unwrap();
-    let new = dus_edge::model::sha256_file(&broken).unwrap();
+    let old = dus_core::model::sha256_file(&repo().join("models/bunny/down.onnx")).unwrap();
+    let new = dus_core::model::sha256_file(&broken).unwrap();
     let manifest = std::fs::read_to_string(model.join("model.toml")).unwrap();
     std::fs::write(model.join("model.toml"), manifest.replace(&old, &new)).unwrap();
     model
