@@ -1,5 +1,6 @@
 //! Talking to a running daemon: SIGHUP to the pid in its pid file asks it to reload its model
-//! between two parts. The only module that sends signals.
+//! between two parts. The only module that sends signals (also the SIGKILL of flash's
+//! power-cut test hook, [`power_cut`]).
 
 use std::path::{Path, PathBuf};
 
@@ -46,6 +47,14 @@ pub fn reload(pid_file: &Path) -> Result<Reload, ControlError> {
         return Ok(Reload::NotRunning(format!("no daemon is running (pid {pid} in {} is gone)", pid_file.display())));
     }
     Err(ControlError::Signal { pid, source })
+}
+
+/// Kills this process at once, as a power cut would stop it: no destructors, no flushing. Only
+/// flash's test hook (`DUS_EDGE_FLASH_KILL_AFTER`) calls it.
+pub fn power_cut() -> ! {
+    // SAFETY: kill(2) on our own pid has no memory effects; SIGKILL cannot be caught.
+    unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    unreachable!("SIGKILL ends the process")
 }
 
 #[cfg(test)]

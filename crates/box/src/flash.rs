@@ -9,6 +9,7 @@ use crate::bundle::{self, Error, Golden, Inspected, Kind, Limits, Signer, Trust}
 use dus_core::cloud;
 use crate::config::Config;
 use crate::control::{self, Reload};
+use crate::durable;
 use dus_core::detector::{Detector, DusNet};
 use dus_core::model::{Model, RuntimeConfig};
 use crate::slots::{self, InstallRecord, Slot, SmokeTest};
@@ -65,8 +66,7 @@ pub trait Progress {
 fn reached(step: Step, detail: &str, progress: &dyn Progress) {
     progress.done(step, detail);
     if std::env::var(KILL_ENV).is_ok_and(|s| s == step.name()) {
-        // SAFETY: raising SIGKILL on ourselves; the test hook simulating a power cut.
-        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        control::power_cut();
     }
 }
 
@@ -148,19 +148,12 @@ pub struct Outcome {
 }
 
 /// Holds `root/.flash.lock` so two flashes cannot interleave.
-struct Lock(#[allow(dead_code)] std::fs::File);
-
-fn lock(root: &Path) -> Result<Lock, Error> {
-    std::fs::create_dir_all(root.join(slots::SLOTS)).map_err(|e| Error::io("cannot create the model folder", root, e))?;
-    sync(root)?;
+fn lock(root: &Path) -> Result<durable::Lock, Error> {
+    durable::create_dir_all(&root.join(slots::SLOTS)).map_err(|e| Error::io("cannot create the model folder", root, e))?;
     let path = root.join(".flash.lock");
-    let file =
-        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| Error::io("cannot open", &path, e))?;
-    // SAFETY: flock on a file descriptor we own.
-    if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        return Err(Error::new(Kind::Io, format!("another flash or rollback is running on {} (wait for it to finish)", root.display())));
-    }
-    Ok(Lock(file))
+    durable::Lock::try_acquire(&path).map_err(|e| Error::io("cannot open", &path, e))?.ok_or_else(|| {
+        Error::new(Kind::Io, format!("another flash or rollback is running on {} (wait for it to finish)", root.display()))
+    })
 }
 
 fn remove_if_present(path: &Path) -> Result<(), Error> {
@@ -171,7 +164,7 @@ fn remove_if_present(path: &Path) -> Result<(), Error> {
 }
 
 fn sync(dir: &Path) -> Result<(), Error> {
-    slots::fsync_dir(dir).map_err(|e| Error::io("cannot sync", dir, e))
+    durable::sync_dir(dir).map_err(|e| Error::io("cannot sync", dir, e))
 }
 
 /// Installs the bundle at `bundle_path` as the box's active model (see the module docs); with

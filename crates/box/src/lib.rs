@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod durable;
 pub mod flash;
 pub mod render;
 pub mod slots;

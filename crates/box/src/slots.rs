@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::durable;
 use dus_core::model::{Manifest, RuntimeConfig};
 
 pub const SLOTS: &str = "slots";
@@ -92,24 +93,8 @@ impl InstallRecord {
     /// Writes `install.toml` atomically (temporary file, fsync, rename, fsync of the folder).
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         let text = toml::to_string_pretty(self).map_err(std::io::Error::other)?;
-        write_atomic(&dir.join(INSTALL_RECORD), text.as_bytes())
+        durable::write_atomic(&dir.join(INSTALL_RECORD), text.as_bytes())
     }
-}
-
-/// Writes `path` so that a crash leaves either the old or the new content.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir)?;
-    std::io::Write::write_all(&mut temp, bytes)?;
-    temp.as_file().set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
-    temp.as_file().sync_all()?;
-    temp.persist(path).map_err(|e| e.error)?;
-    fsync_dir(dir)
-}
-
-/// Makes a folder's entries (created, renamed, removed files) durable.
-pub fn fsync_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::File::open(dir)?.sync_all()
 }
 
 /// The slot `root/active` points to, if it points to one.
@@ -126,8 +111,7 @@ pub fn switch_active(root: &Path, slot: Slot) -> std::io::Result<()> {
         _ => {}
     }
     std::os::unix::fs::symlink(slot.link_target(), &temp)?;
-    std::fs::rename(&temp, root.join(ACTIVE))?;
-    fsync_dir(root)
+    durable::rename(&temp, &root.join(ACTIVE))
 }
 
 /// Whether a model folder is usable: manifest valid, every file present with its sha256.

@@ -372,7 +372,7 @@ pub fn extract(inspected: &Inspected, limits: &Limits, dest: &Path) -> Result<()
     }
     members.finish()?;
     for folder in folders.iter().rev() {
-        crate::slots::fsync_dir(folder).map_err(|e| Error::io("cannot sync", folder, e))?;
+        crate::durable::sync_dir(folder).map_err(|e| Error::io("cannot sync", folder, e))?;
     }
     Ok(())
 }

@@ -117,7 +117,7 @@ impl Journal {
     /// Opens (creating folder and table if needed) the journal for writing.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| JournalError::Folder { path: path.to_path_buf(), source })?;
+            crate::durable::create_dir_all(dir).map_err(|source| JournalError::Folder { path: path.to_path_buf(), source })?;
         }
         let mut journal = Journal::connect(path, Connection::open(path))?;
         journal.run(|db| db.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"))?;

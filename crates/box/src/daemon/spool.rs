@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::source::{Poll, Settle, Settlement, Source, Taken};
-use crate::slots::fsync_dir;
+use crate::durable;
 
 const WORK: &str = "work";
 const DONE: &str = "done";
@@ -69,9 +69,7 @@ impl Spool {
         let stamp = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
         let name = printable(&path.file_name().unwrap_or_default().to_string_lossy());
         let work = self.dir.join(WORK).join(format!("{stamp}-{}-{name}", self.taken));
-        std::fs::rename(&path, &work)?;
-        fsync_dir(&self.dir)?;
-        fsync_dir(&self.dir.join(WORK))?;
+        durable::rename(&path, &work)?;
         Ok(Some(work))
     }
 
@@ -87,8 +85,7 @@ impl Spool {
             let stamp = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
             let target = self.dir.join(FAILED).join(format!("{stamp}-stray-{}", printable(&name)));
             log::error!("{}: {:?} is not a regular file, so not a scan; moved to {}", self.dir.display(), printable(&name), target.display());
-            std::fs::rename(&stray, &target)?;
-            fsync_dir(&self.dir)?;
+            durable::rename(&stray, &target)?;
         }
         Ok(())
     }
@@ -145,12 +142,9 @@ fn origin(work: &Path) -> String {
 
 /// Moves a decided work file to `done/` or `failed/`, durably.
 fn settle_file(work: &Path, settlement: Settlement) -> std::io::Result<()> {
-    let work_dir = work.parent().unwrap_or(Path::new("."));
-    let spool = work_dir.parent().unwrap_or(Path::new("."));
+    let spool = work.parent().and_then(Path::parent).unwrap_or(Path::new("."));
     let target = spool.join(if settlement == Settlement::Inspected { DONE } else { FAILED });
-    std::fs::rename(work, target.join(work.file_name().unwrap_or_default()))?;
-    fsync_dir(&target)?;
-    fsync_dir(work_dir)
+    durable::rename(work, &target.join(work.file_name().unwrap_or_default()))
 }
 
 /// A regular file in a spool folder listing.

@@ -1,164 +1,50 @@
-//! ONNX Runtime behind the model interface: the only file that names `ort`.
-//!
-//! The library is loaded at run time (`load-dynamic`) from a file the setup script unpacked from
-//! the `onnxruntime` PyPI wheel, so a missing or wrong library is an error message, not a crash or a
-//! download. Execution providers come from configuration and fall back to CPU unless `strict`.
+//! The engine interface: what a model needs from a graph runtime, and nothing more. A graph file
+//! is opened into a [`Session`]; a session takes named tensors in and gives one named f32 tensor
+//! out. ONNX Runtime ([`OnnxRuntime`](super::OnnxRuntime)) is the implementation the product
+//! ships; the rest of the code sees only these types, so another runtime (or a test's stand-in)
+//! plugs in here without touching grouping, scoring or the daemon.
 
-use std::borrow::Cow;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
-use ort::environment::Environment;
-use ort::ep::ExecutionProviderDispatch;
-use ort::session::builder::GraphOptimizationLevel;
-use ort::session::{Session, SessionInputValue};
-use ort::value::TensorRef;
+use super::ModelError;
 
-use super::{ModelError, RuntimeConfig};
-
-/// The ONNX Runtime release the setup script installs and `ort` was built against.
-pub const ORT_VERSION: &str = "1.31.1";
-
-static ENVIRONMENT: OnceLock<Environment> = OnceLock::new();
-
-/// Loads the ONNX Runtime library once per process and returns the shared environment.
-fn environment(config: &RuntimeConfig) -> Result<&'static Environment, ModelError> {
-    if let Some(env) = ENVIRONMENT.get() {
-        return Ok(env);
-    }
-    let library = locate_library(config)?;
-    let env = ort::init_from(&library)
-        .map_err(|e| ModelError::Library(format!("{}: {e}", library.display())))?
-        .with_name("dus-edge")
-        .build()
-        .map_err(|e| ModelError::Library(format!("{}: {e}", library.display())))?;
-    log::debug!("ONNX Runtime loaded from {}", library.display());
-    Ok(ENVIRONMENT.get_or_init(|| env))
+/// Opens graph files.
+pub trait Engine {
+    /// Loads the graph at `path`, ready to run.
+    fn open(&self, path: &Path) -> Result<Box<dyn Session>, ModelError>;
 }
 
-/// The library path: the configuration, then `ORT_DYLIB_PATH`, then `.ort/<arch>/` in the
-/// working directory or above the executable (where `scripts/setup-ort.sh` puts it).
-pub fn locate_library(config: &RuntimeConfig) -> Result<PathBuf, ModelError> {
-    if let Some(path) = &config.library {
-        return existing(path.clone());
-    }
-    if let Some(path) = std::env::var_os("ORT_DYLIB_PATH") {
-        return existing(PathBuf::from(path));
-    }
-    let relative = Path::new(".ort").join(std::env::consts::ARCH).join(format!("libonnxruntime.so.{ORT_VERSION}"));
-    let exe = std::env::current_exe().ok();
-    let roots = std::iter::once(PathBuf::from(".")).chain(exe.iter().flat_map(|e| e.ancestors().skip(1).map(Path::to_path_buf)));
-    let candidates: Vec<PathBuf> = roots.map(|root| root.join(&relative)).collect();
-    candidates.iter().find(|c| c.is_file()).cloned().ok_or_else(|| {
-        ModelError::Library(format!(
-            "ONNX Runtime {ORT_VERSION} not found (looked for {} here and above the executable); run scripts/setup-ort.sh or set ORT_DYLIB_PATH",
-            relative.display()
-        ))
-    })
+/// One loaded graph.
+pub trait Session: Send {
+    /// Runs the graph on `inputs` and returns the output named `output`.
+    fn run(&mut self, inputs: &[Tensor<'_>], output: &str) -> Result<Output, ModelError>;
 }
 
-fn existing(path: PathBuf) -> Result<PathBuf, ModelError> {
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(ModelError::Library(format!("{}: no such ONNX Runtime library", path.display())))
-    }
+/// A named input tensor, borrowed from the caller.
+#[derive(Debug, Clone)]
+pub struct Tensor<'a> {
+    /// The graph's name for it (`model::tensor`).
+    pub name: &'a str,
+    /// Its shape, outermost first.
+    pub shape: Vec<usize>,
+    /// Its values, row-major.
+    pub data: Data<'a>,
 }
 
-/// The execution providers to register, in order; CPU is always the implicit last resort.
-fn providers(config: &RuntimeConfig) -> Result<Vec<ExecutionProviderDispatch>, ModelError> {
-    config.check_providers().map_err(ModelError::Config)?;
-    let mut dispatches = Vec::new();
-    for name in &config.providers {
-        let dispatch = match name.as_str() {
-            "cpu" => continue,
-            "cuda" => cuda(),
-            "tensorrt" => tensorrt(config),
-            other => return Err(ModelError::Config(format!("unknown execution provider '{other}'"))),
-        };
-        match dispatch {
-            Some(d) if config.strict => dispatches.push(d.error_on_failure()),
-            Some(d) => dispatches.push(d),
-            None if config.strict => {
-                return Err(ModelError::Config(format!("provider '{name}' is configured strict but this build lacks the '{name}' feature")))
-            }
-            None => log::warn!("provider '{name}' is not in this build (cargo feature '{name}'); falling back to CPU"),
-        }
-    }
-    Ok(dispatches)
+/// The element types the two graphs take.
+#[derive(Debug, Clone, Copy)]
+pub enum Data<'a> {
+    /// Coordinates and weights.
+    F32(&'a [f32]),
+    /// Indices.
+    I64(&'a [i64]),
 }
 
-#[cfg(feature = "cuda")]
-fn cuda() -> Option<ExecutionProviderDispatch> {
-    Some(ort::ep::CUDA::default().build())
-}
-#[cfg(not(feature = "cuda"))]
-fn cuda() -> Option<ExecutionProviderDispatch> {
-    None
-}
-
-#[cfg(feature = "tensorrt")]
-fn tensorrt(config: &RuntimeConfig) -> Option<ExecutionProviderDispatch> {
-    let mut trt = ort::ep::TensorRT::default();
-    if let Some(cache) = &config.engine_cache {
-        // Building TensorRT engines takes minutes: cache them so only the first session pays.
-        trt = trt.with_engine_cache(true).with_engine_cache_path(cache.display()).with_timing_cache(true);
-    }
-    Some(trt.build())
-}
-#[cfg(not(feature = "tensorrt"))]
-fn tensorrt(_config: &RuntimeConfig) -> Option<ExecutionProviderDispatch> {
-    None
-}
-
-/// One ONNX graph ready to run.
-pub struct Graph {
-    session: Session,
-    path: PathBuf,
-}
-
-/// A named input tensor borrowed from the caller.
-pub enum Input<'a> {
-    F32(&'a str, Vec<usize>, &'a [f32]),
-    I64(&'a str, Vec<usize>, &'a [i64]),
-}
-
-impl Graph {
-    pub fn load(path: &Path, config: &RuntimeConfig) -> Result<Graph, ModelError> {
-        let env = environment(config)?;
-        let fail = |e: String| ModelError::Session { path: path.to_path_buf(), message: e };
-        // A small box runs one part at a time beside Rust stages that want the same cores: ORT's
-        // idle worker threads must sleep, not spin (spinning doubled the graphs' time and slowed
-        // FPS and scoring beside them on 2 cores), and one graph runs at a time (no inter-op pool).
-        let providers = providers(config)?;
-        let build = || -> ort::Result<Session> {
-            Ok(Session::builder(env)?
-                .with_optimization_level(GraphOptimizationLevel::All)?
-                .with_intra_threads(config.threads.max(1))?
-                .with_inter_threads(1)?
-                .with_intra_op_spinning(false)?
-                .with_inter_op_spinning(false)?
-                .with_execution_providers(providers)?
-                .commit_from_file(path)?)
-        };
-        let session = build().map_err(|e| fail(e.to_string()))?;
-        Ok(Graph { session, path: path.to_path_buf() })
-    }
-
-    /// Runs the graph and returns the named f32 output with its shape.
-    pub fn run(&mut self, inputs: &[Input<'_>], output: &str) -> Result<(Vec<usize>, Vec<f32>), ModelError> {
-        let fail = |e: String| ModelError::Run { path: self.path.clone(), message: e };
-        let mut values: Vec<(Cow<'_, str>, SessionInputValue<'_>)> = Vec::with_capacity(inputs.len());
-        for input in inputs {
-            let (name, value) = match input {
-                Input::F32(name, shape, data) => (*name, TensorRef::from_array_view((shape.clone(), *data)).map(Into::into)),
-                Input::I64(name, shape, data) => (*name, TensorRef::from_array_view((shape.clone(), *data)).map(Into::into)),
-            };
-            values.push((Cow::Borrowed(name), value.map_err(|e| fail(format!("input '{name}': {e}")))?));
-        }
-        let outputs = self.session.run(values).map_err(|e| fail(e.to_string()))?;
-        let value = outputs.get(output).ok_or_else(|| fail(format!("no output named '{output}'")))?;
-        let (shape, data) = value.try_extract_tensor::<f32>().map_err(|e| fail(format!("output '{output}': {e}")))?;
-        Ok((shape.iter().map(|&d| d as usize).collect(), data.to_vec()))
-    }
+/// An f32 output tensor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    /// Its shape, outermost first.
+    pub shape: Vec<usize>,
+    /// Its values, row-major.
+    pub data: Vec<f32>,
 }

@@ -319,21 +319,53 @@ pub struct FileEntry {
 /// can use.
 const MAX_PASSES: usize = 16;
 
-/// The tensor names this runtime feeds and reads, in the order it feeds them.
-pub const DOWN_INPUTS: [&str; 2] = ["centers", "patches"];
-pub const DOWN_OUTPUTS: [&str; 1] = ["pred_centers"];
+/// The tensor names of the two graphs: defined here once, used by the manifest check and by
+/// [`Model`](super::Model) when it feeds and reads the graphs (`models/README.md`).
+pub mod tensor {
+    /// Noisy group centers in, `[B, G, 3]` (Down-Net), or predicted centers (Up-Net).
+    pub const CENTERS: &str = "centers";
+    /// Each center's K neighbours relative to it, `[B, G, K, 3]`.
+    pub const PATCHES: &str = "patches";
+    /// The Down-Net's clean centers, `[B, G, 3]`.
+    pub const PRED_CENTERS: &str = "pred_centers";
+    /// Level-1 points: FPS indices into the centers, `[B, G/2]`.
+    pub const L1_INDEX: &str = "l1_index";
+    /// Level-1 neighbourhoods, `[B, G/2, S]`.
+    pub const L1_GROUP: &str = "l1_group";
+    /// Level-2 points: FPS indices into level 1, `[B, G/4]`.
+    pub const L2_INDEX: &str = "l2_index";
+    /// Level-2 neighbourhoods, `[B, G/4, S]`.
+    pub const L2_GROUP: &str = "l2_group";
+    /// Each center's 3 nearest level-1 points, `[B, G, 3]`.
+    pub const L1_INTERP_INDEX: &str = "l1_interp_index";
+    /// Their weights, `[B, G, 3]`.
+    pub const L1_INTERP_WEIGHT: &str = "l1_interp_weight";
+    /// Each center's 3 nearest level-2 points, `[B, G, 3]`.
+    pub const L2_INTERP_INDEX: &str = "l2_interp_index";
+    /// Their weights, `[B, G, 3]`.
+    pub const L2_INTERP_WEIGHT: &str = "l2_interp_weight";
+    /// The Up-Net's dense reconstruction, `[B, G * gamma, 3]`.
+    pub const POINTS: &str = "points";
+}
+
+/// The Down-Net's inputs, in the order this runtime feeds them.
+pub const DOWN_INPUTS: [&str; 2] = [tensor::CENTERS, tensor::PATCHES];
+/// The Down-Net's output.
+pub const DOWN_OUTPUTS: [&str; 1] = [tensor::PRED_CENTERS];
+/// The Up-Net's inputs, in the order this runtime feeds them.
 pub const UP_INPUTS: [&str; 9] = [
-    "centers",
-    "l1_index",
-    "l1_group",
-    "l2_index",
-    "l2_group",
-    "l1_interp_index",
-    "l1_interp_weight",
-    "l2_interp_index",
-    "l2_interp_weight",
+    tensor::CENTERS,
+    tensor::L1_INDEX,
+    tensor::L1_GROUP,
+    tensor::L2_INDEX,
+    tensor::L2_GROUP,
+    tensor::L1_INTERP_INDEX,
+    tensor::L1_INTERP_WEIGHT,
+    tensor::L2_INTERP_INDEX,
+    tensor::L2_INTERP_WEIGHT,
 ];
-pub const UP_OUTPUTS: [&str; 1] = ["points"];
+/// The Up-Net's output.
+pub const UP_OUTPUTS: [&str; 1] = [tensor::POINTS];
 
 /// What is wrong with a model folder; every kind names the file.
 #[derive(Debug, thiserror::Error)]

@@ -1,17 +1,21 @@
 //! A DUS-Net model folder (manifest, Down-Net, Up-Net, reference cloud) behind one narrow
-//! interface: points in, points out. Nothing outside this module sees an ONNX Runtime type, so
-//! the engine can change without touching grouping, scoring or the daemon.
+//! interface: points in, points out. The graphs run on an [`Engine`] (`engine.rs`: sessions in,
+//! tensors out); ONNX Runtime (`onnx_runtime.rs`) is the one the product ships, and nothing
+//! outside `onnx_runtime.rs` names it, so the engine can change without touching grouping,
+//! scoring or the daemon.
 
-mod engine;
+pub mod engine;
 mod manifest;
+mod onnx_runtime;
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::grouping::Pyramid;
-pub use engine::{locate_library, ORT_VERSION};
-pub use manifest::{sha256_file, FileEntry, Manifest, ManifestError, MissingAgainst, Noise, RuleKind, ScanCheck, Scoring, Tensors};
+pub use engine::Engine;
+pub use manifest::{sha256_file, tensor, FileEntry, Manifest, ManifestError, MissingAgainst, Noise, RuleKind, ScanCheck, Scoring, Tensors};
+pub use onnx_runtime::{locate_library, OnnxRuntime, ORT_VERSION};
 
 /// How to run models: which ONNX Runtime library and which execution providers.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -97,19 +101,25 @@ pub struct Model {
     /// The folder it was loaded from.
     pub dir: PathBuf,
     reference: Vec<[f32; 3]>,
-    down: engine::Graph,
-    up: engine::Graph,
+    down: Box<dyn engine::Session>,
+    up: Box<dyn engine::Session>,
 }
 
 impl Model {
-    /// Loads `dir`: checks the manifest and every file's sha256 before any graph is opened.
+    /// Loads `dir` on ONNX Runtime: checks the manifest and every file's sha256 before any
+    /// graph is opened.
     pub fn load(dir: &Path, runtime: &RuntimeConfig) -> Result<Model, ModelError> {
+        Model::load_on(dir, &OnnxRuntime::new(runtime))
+    }
+
+    /// Loads `dir` with its graphs opened by `engine` (same checks as [`Model::load`]).
+    pub fn load_on(dir: &Path, engine: &dyn Engine) -> Result<Model, ModelError> {
         let manifest = Manifest::load(dir)?;
         manifest.verify_files(dir)?;
         let reference_path = dir.join(&manifest.files.reference.path);
         let reference = crate::cloud::read(&reference_path).map_err(|e| ModelError::Reference(e.to_string()))?;
-        let down = engine::Graph::load(&dir.join(&manifest.files.down.path), runtime)?;
-        let up = engine::Graph::load(&dir.join(&manifest.files.up.path), runtime)?;
+        let down = engine.open(&dir.join(&manifest.files.down.path))?;
+        let up = engine.open(&dir.join(&manifest.files.up.path))?;
         Ok(Model { manifest, dir: dir.to_path_buf(), reference: reference.points().to_vec(), down, up })
     }
 
@@ -125,11 +135,11 @@ impl Model {
         let centers: Vec<f32> = batch.iter().flat_map(|(c, _)| c.iter().copied()).collect();
         let patches: Vec<f32> = batch.iter().flat_map(|(_, p)| p.iter().copied()).collect();
         let inputs = [
-            engine::Input::F32("centers", vec![b, g, 3], &centers),
-            engine::Input::F32("patches", vec![b, g, k, 3], &patches),
+            f32s(tensor::CENTERS, vec![b, g, 3], &centers),
+            f32s(tensor::PATCHES, vec![b, g, k, 3], &patches),
         ];
-        let (shape, data) = self.down.run(&inputs, "pred_centers")?;
-        split_points(&shape, data, b, g, &self.dir.join(&self.manifest.files.down.path))
+        let output = self.down.run(&inputs, tensor::PRED_CENTERS)?;
+        split_points(output, b, g, &self.dir.join(&self.manifest.files.down.path))
     }
 
     /// Up-Net: predicted centers and their pyramids in, dense reconstructions (G*gamma points) out.
@@ -144,23 +154,33 @@ impl Model {
         let (l1_ii, l2_ii) = (gather_i(|p| &p.l1_interp_index), gather_i(|p| &p.l2_interp_index));
         let (l1_iw, l2_iw) = (gather_f(|p| &p.l1_interp_weight), gather_f(|p| &p.l2_interp_weight));
         let inputs = [
-            engine::Input::F32("centers", vec![b, g, 3], &flat_centers),
-            engine::Input::I64("l1_index", vec![b, g / 2], &l1_index),
-            engine::Input::I64("l1_group", vec![b, g / 2, s], &l1_group),
-            engine::Input::I64("l2_index", vec![b, g / 4], &l2_index),
-            engine::Input::I64("l2_group", vec![b, g / 4, s], &l2_group),
-            engine::Input::I64("l1_interp_index", vec![b, g, 3], &l1_ii),
-            engine::Input::F32("l1_interp_weight", vec![b, g, 3], &l1_iw),
-            engine::Input::I64("l2_interp_index", vec![b, g, 3], &l2_ii),
-            engine::Input::F32("l2_interp_weight", vec![b, g, 3], &l2_iw),
+            f32s(tensor::CENTERS, vec![b, g, 3], &flat_centers),
+            i64s(tensor::L1_INDEX, vec![b, g / 2], &l1_index),
+            i64s(tensor::L1_GROUP, vec![b, g / 2, s], &l1_group),
+            i64s(tensor::L2_INDEX, vec![b, g / 4], &l2_index),
+            i64s(tensor::L2_GROUP, vec![b, g / 4, s], &l2_group),
+            i64s(tensor::L1_INTERP_INDEX, vec![b, g, 3], &l1_ii),
+            f32s(tensor::L1_INTERP_WEIGHT, vec![b, g, 3], &l1_iw),
+            i64s(tensor::L2_INTERP_INDEX, vec![b, g, 3], &l2_ii),
+            f32s(tensor::L2_INTERP_WEIGHT, vec![b, g, 3], &l2_iw),
         ];
-        let (shape, data) = self.up.run(&inputs, "points")?;
-        split_points(&shape, data, b, g * m.up_ratio, &self.dir.join(&self.manifest.files.up.path))
+        let output = self.up.run(&inputs, tensor::POINTS)?;
+        split_points(output, b, g * m.up_ratio, &self.dir.join(&self.manifest.files.up.path))
     }
 }
 
-/// Checks an output's shape is [b, n, 3] and splits it into one point list per batch item.
-fn split_points(shape: &[usize], data: Vec<f32>, b: usize, n: usize, path: &Path) -> Result<Vec<Vec<[f32; 3]>>, ModelError> {
+fn f32s<'a>(name: &'a str, shape: Vec<usize>, data: &'a [f32]) -> engine::Tensor<'a> {
+    engine::Tensor { name, shape, data: engine::Data::F32(data) }
+}
+
+fn i64s<'a>(name: &'a str, shape: Vec<usize>, data: &'a [i64]) -> engine::Tensor<'a> {
+    engine::Tensor { name, shape, data: engine::Data::I64(data) }
+}
+
+/// Checks an output's shape is [b, n, 3] and its values finite, and splits it into one point
+/// list per batch item.
+fn split_points(output: engine::Output, b: usize, n: usize, path: &Path) -> Result<Vec<Vec<[f32; 3]>>, ModelError> {
+    let engine::Output { shape, data } = output;
     if shape != [b, n, 3] {
         return Err(ModelError::Run { path: path.to_path_buf(), message: format!("output shape {shape:?}, expected [{b}, {n}, 3]") });
     }
@@ -168,4 +188,91 @@ fn split_points(shape: &[usize], data: Vec<f32>, b: usize, n: usize, path: &Path
         return Err(ModelError::Run { path: path.to_path_buf(), message: "output holds NaN or infinite values".into() });
     }
     Ok(data.chunks_exact(n * 3).map(|item| item.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::engine::{Data, Output, Session, Tensor};
+    use super::*;
+
+    /// What a stand-in graph does with its first input (the centers).
+    #[derive(Clone, Copy)]
+    enum Answer {
+        /// Each center repeated `copies` times: shape-correct output.
+        Repeat { copies: usize },
+        /// As many values as `Repeat`, all NaN.
+        Nan { copies: usize },
+    }
+
+    /// An engine that runs no graph: it records the tensor names each session is fed and
+    /// answers from the centers, so the model's side of the engine contract is tested without
+    /// ONNX Runtime.
+    struct StandIn {
+        answers: (Answer, Answer),
+        fed: Arc<Mutex<Vec<Vec<String>>>>,
+    }
+
+    struct StandInSession {
+        answer: Answer,
+        fed: Arc<Mutex<Vec<Vec<String>>>>,
+    }
+
+    impl Engine for StandIn {
+        fn open(&self, path: &Path) -> Result<Box<dyn Session>, ModelError> {
+            let answer = if path.ends_with("down.onnx") { self.answers.0 } else { self.answers.1 };
+            Ok(Box::new(StandInSession { answer, fed: self.fed.clone() }))
+        }
+    }
+
+    impl Session for StandInSession {
+        fn run(&mut self, inputs: &[Tensor<'_>], _output: &str) -> Result<Output, ModelError> {
+            self.fed.lock().unwrap().push(inputs.iter().map(|t| t.name.to_string()).collect());
+            let Data::F32(centers) = inputs[0].data else { panic!("the centers come first") };
+            let (b, g) = (inputs[0].shape[0], inputs[0].shape[1]);
+            Ok(match self.answer {
+                Answer::Repeat { copies } => Output {
+                    shape: vec![b, g * copies, 3],
+                    data: centers.chunks_exact(3).flat_map(|p| p.repeat(copies)).collect(),
+                },
+                Answer::Nan { copies } => Output { shape: vec![b, g * copies, 3], data: vec![f32::NAN; centers.len() * copies] },
+            })
+        }
+    }
+
+    fn bunny(answers: (Answer, Answer)) -> (Model, Arc<Mutex<Vec<Vec<String>>>>) {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/bunny");
+        let fed = Arc::new(Mutex::new(Vec::new()));
+        (Model::load_on(&dir, &StandIn { answers, fed: fed.clone() }).unwrap(), fed)
+    }
+
+    #[test]
+    fn the_graphs_are_fed_the_contract_names_and_their_outputs_split_per_batch_item() {
+        let (mut model, fed) = bunny((Answer::Repeat { copies: 1 }, Answer::Repeat { copies: 32 }));
+        let (g, k) = (model.manifest.grouping.groups, model.manifest.grouping.group_size);
+        let item = |shift: f32| ((0..g * 3).map(|i| i as f32 + shift).collect::<Vec<f32>>(), vec![0.0; g * k * 3]);
+        let centers = model.predict_centers(&[item(0.0), item(0.5)]).unwrap();
+        assert_eq!((centers.len(), centers[1].len()), (2, g));
+        assert_eq!(centers[1][1], [3.5, 4.5, 5.5]);
+        let pyramids: Vec<Pyramid> = centers.iter().map(|c| Pyramid::build(c, model.manifest.grouping.up_neighbours)).collect();
+        let dense = model.reconstruct(&centers, &pyramids).unwrap();
+        assert_eq!(dense[0].len(), g * model.manifest.grouping.up_ratio);
+        assert_eq!(dense[1][32], centers[1][1]);
+        let fed = fed.lock().unwrap();
+        assert_eq!(fed[0], manifest::DOWN_INPUTS.map(String::from).to_vec());
+        assert_eq!(fed[1], manifest::UP_INPUTS.map(String::from).to_vec());
+    }
+
+    #[test]
+    fn a_wrong_shape_or_a_nan_from_a_graph_is_an_error_naming_the_graph() {
+        let (mut model, _) = bunny((Answer::Repeat { copies: 2 }, Answer::Nan { copies: 32 }));
+        let (g, k) = (model.manifest.grouping.groups, model.manifest.grouping.group_size);
+        let err = model.predict_centers(&[(vec![0.0; g * 3], vec![0.0; g * k * 3])]).unwrap_err().to_string();
+        assert!(err.contains("down.onnx") && err.contains("output shape"), "{err}");
+        let centers = vec![vec![[0.0f32, 0.0, 0.0]; g]];
+        let pyramid = Pyramid::build(&(0..g).map(|i| [i as f32, (i * i % 7) as f32, 0.0]).collect::<Vec<_>>(), 16);
+        let err = model.reconstruct(&centers, &[pyramid]).unwrap_err().to_string();
+        assert!(err.contains("up.onnx") && err.contains("NaN"), "{err}");
+    }
 }
