@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: fetches ONNX Runtime (idempotent) and runs every Rust test, in release mode
-# (the model tests run real inference; one build profile also keeps CI's compile time down).
+# The test command: fetches ONNX Runtime (idempotent), checks formatting, lints and docs, runs the
+# Python tests that need no torch, and every Rust test of the workspace in release mode (the model
+# tests run real inference; one build profile also keeps CI's compile time down).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-ort.sh
@@ -13,4 +14,17 @@ if ! command -v chromium >/dev/null 2>&1; then
         echo "warning: chromium is missing and cannot be installed here; tests/web.rs will fail" >&2
     fi
 fi
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy (warnings are errors)"
+cargo clippy --release --locked --workspace --all-targets -- -D warnings
+echo "== cargo doc (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --release --locked --workspace --no-deps
+# The Python tests that need no torch (tools/tests/test_geometry.py: the Python reference's
+# reading, FPS, KNN and ICP), in a small venv of their own; the rest need tools/setup.sh.
+echo "== Python tests without torch"
+if [ ! -x .venv-tools-light/bin/python ]; then python3 -m venv .venv-tools-light; fi
+.venv-tools-light/bin/python -m pip install -q --disable-pip-version-check -r tools/requirements-light.txt
+.venv-tools-light/bin/python -m pytest -q -c tools/pyproject.toml tools/tests/test_geometry.py
+echo "== cargo test"
 cargo test --release --locked --workspace "$@"

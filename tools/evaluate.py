@@ -14,15 +14,13 @@ import argparse
 import glob
 import json
 import os
-import sys
 import time
 
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dusnet.io import read_pcd  # noqa: E402
-from dusnet.reference import Model, object_score, score_points  # noqa: E402
+from dusnet.io import read_pcd
+from dusnet.reference import Model, object_score, score_points
 
 PAPER = {"rule": "paper", "two_way": False, "weighting": False}
 

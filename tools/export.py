@@ -18,20 +18,18 @@ import json
 import os
 import platform
 import shutil
-import sys
 import tomllib
 import warnings
 
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dusnet import toml_io  # noqa: E402
-from dusnet.indices import NAMES, up_indices  # noqa: E402
-from dusnet.io import read_pcd  # noqa: E402
-from dusnet.nets import build_nets, nets_from_model, torch_errors  # noqa: E402
-from dusnet.recon_error import template_errors  # noqa: E402
-from dusnet.reference import Model  # noqa: E402
+from dusnet import toml_io
+from dusnet.indices import NAMES, up_indices
+from dusnet.io import read_pcd
+from dusnet.nets import build_nets, nets_from_model, torch_errors
+from dusnet.recon_error import template_errors
+from dusnet.reference import Model
 
 DOWN_IN, DOWN_OUT = ["centers", "patches"], ["pred_centers"]
 UP_IN, UP_OUT = ["centers"] + NAMES, ["points"]

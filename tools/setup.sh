@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Idempotent setup of the Python tools: creates tools/.venv and installs tools/requirements.txt.
+# Idempotent setup of the Python tools: creates tools/.venv, installs tools/requirements.txt and
+# the tools package itself (tools/pyproject.toml).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 VENV="$HERE/.venv"
@@ -35,4 +36,7 @@ else
   "$VENV/bin/python" -m pip install --upgrade pip >/dev/null
   "$VENV/bin/python" -m pip install -r "$HERE/requirements.txt"
 fi
+# The tools themselves as a package (tools/pyproject.toml), editable: scripts and tests import
+# `dusnet` from this folder without sys.path edits.
+"$VENV/bin/python" -m pip install -q --no-deps -e "$HERE"
 echo "setup: done. Run tests with: $VENV/bin/python -m pytest $HERE/tests"

@@ -19,20 +19,18 @@ import json
 import math
 import os
 import platform
-import sys
 import time
 
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dusnet.geometry import apply_rigid, fps_fast, icp, knn_fast  # noqa: E402
-from dusnet.indices import NAMES, up_indices  # noqa: E402
-from dusnet.io import read_pcd, write_pcd  # noqa: E402
-from dusnet.nets import NET_DEFAULTS, build_nets, torch_errors  # noqa: E402
-from dusnet.noise_gen import noise_gen  # noqa: E402
-from dusnet.recon_error import held_out_mask  # noqa: E402
+from dusnet.geometry import apply_rigid, fps_fast, icp, knn_fast
+from dusnet.indices import NAMES, up_indices
+from dusnet.io import read_pcd, write_pcd
+from dusnet.nets import NET_DEFAULTS, build_nets, torch_errors
+from dusnet.noise_gen import noise_gen
+from dusnet.recon_error import held_out_mask
 
 FIELD_NOISE = [0.0, 0.002, 0.005, 0.01, 0.02, 0.04, 0.08]  # isotropic, normalised units
 ALPHAS = [0.0, 0.002, 0.005, 0.01, 0.02, 0.04]  # Noise-Gen alpha mixture, per center

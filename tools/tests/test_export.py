@@ -1,18 +1,16 @@
 import os
-import sys
 
 import numpy as np
 import onnx
 import torch
 import torch.nn.functional as F
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from export import DOWN_IN, DOWN_OUT, UP_IN, UP_OUT, export_onnx  # noqa: E402
-from dusnet.down_net import DownNet  # noqa: E402
-from dusnet.field import EXTENT, PLANES, Field, grid_coords, lerp_table  # noqa: E402
-from dusnet.indices import NAMES, up_indices  # noqa: E402
-from dusnet.recon_error import held_out_mask, plane_distance  # noqa: E402
-from dusnet.up_net import UpNet, local_spacing  # noqa: E402
+from export import DOWN_IN, DOWN_OUT, UP_IN, UP_OUT, export_onnx
+from dusnet.down_net import DownNet
+from dusnet.field import EXTENT, PLANES, Field, grid_coords, lerp_table
+from dusnet.indices import NAMES, up_indices
+from dusnet.recon_error import held_out_mask, plane_distance
+from dusnet.up_net import UpNet, local_spacing
 
 
 def _ort(path, feeds, out):

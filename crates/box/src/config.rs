@@ -320,7 +320,7 @@ impl Config {
             self.runtime.check_providers(),
             self.models.check_keys(),
             not_a_folder("journal.path", &journal.path),
-            (!self.metrics.listen.is_some_and(|a| !a.ip().is_loopback())).then_some(()).ok_or_else(|| {
+            self.metrics.listen.is_none_or(|a| a.ip().is_loopback()).then_some(()).ok_or_else(|| {
                 "metrics.listen must be a loopback address (127.0.0.1 or ::1): the endpoint has no authentication".to_string()
             }),
         ];

@@ -298,6 +298,9 @@ impl Detector for DusNet {
     }
 }
 
+/// The scan registered and normalised, and one reconstruction per noise draw.
+type Reconstructed = (Vec<[f32; 3]>, Vec<Vec<[f32; 3]>>);
+
 impl DusNet {
     /// Register, normalise, group, Down-Net, Up-Net: the normalised points and one reconstruction
     /// per draw, the union of the Up-Net outputs of `grouping.passes` consecutive batch items
@@ -307,7 +310,7 @@ impl DusNet {
         points: &[[f32; 3]],
         batch: impl FnOnce(&[Patches]) -> Vec<(Vec<f32>, Vec<f32>)>,
         watch: &mut Stopwatch,
-    ) -> Result<(Vec<[f32; 3]>, Vec<Vec<[f32; 3]>>), DetectError> {
+    ) -> Result<Reconstructed, DetectError> {
         let g = self.model.manifest.grouping;
         let scan = watch.time(Stage::Register, || {
             let pose = self.frame.pose(points);

@@ -176,9 +176,9 @@ fn nearest_in(index: &PointIndex<f32>, queries: &[[f32; 3]], k: usize) -> Vec<Ve
 /// A cloud grouped for the Down-Net: G centers and, for each, its K neighbours.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Patches {
-    /// [G][3], normalised frame.
+    /// `[G][3]`, normalised frame.
     pub centers: Vec<[f32; 3]>,
-    /// [G][K][3], absolute positions (the Down-Net input is made relative in [`Patches::noisy`]).
+    /// `[G][K][3]`, absolute positions (the Down-Net input is made relative in [`Patches::noisy`]).
     pub neighbours: Vec<Vec<[f32; 3]>>,
 }
 
@@ -218,8 +218,8 @@ impl Patches {
             .collect()
     }
 
-    /// The Down-Net's two inputs for one draw of Noise-Gen (eq. 1): noisy centers [G*3] and
-    /// noisy neighbours relative to their noisy center [G*K*3]. With zero noise, no draw is made.
+    /// The Down-Net's two inputs for one draw of Noise-Gen (eq. 1): noisy centers `[G*3]` and
+    /// noisy neighbours relative to their noisy center `[G*K*3]`. With zero noise, no draw is made.
     pub fn noisy(&self, noise: NoiseLevels, seed: u64) -> (Vec<f32>, Vec<f32>) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut gaussian = |sigma: f32| -> [f32; 3] {

@@ -1,5 +1,5 @@
 //! The line daemon (`edge-tool run`): scans in from a [`source::Source`], one journaled decision
-//! per part, reject pulses out through an [`actuator::Actuator`]. See [`line`] for the threads and
+//! per part, reject pulses out through an [`actuator::Actuator`]. See [`line`](mod@line) for the threads and
 //! the fail-safe rules, ARCHITECTURE.md for the map.
 
 pub mod actuator;

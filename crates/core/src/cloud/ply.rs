@@ -14,9 +14,12 @@ pub(super) fn read(path: &Path) -> Result<Vec<[f32; 3]>, Problem> {
     read_vertices(path, None).map(|(points, _)| points)
 }
 
+/// Vertex positions and, when asked for, one more property of each.
+type Vertices = (Vec<[f32; 3]>, Option<Vec<f32>>);
+
 /// The vertices and, when `extra` names a property the vertex element has, that property of
 /// each (the `scalar_score` of a heatmap).
-pub(super) fn read_vertices(path: &Path, extra: Option<&str>) -> Result<(Vec<[f32; 3]>, Option<Vec<f32>>), Problem> {
+pub(super) fn read_vertices(path: &Path, extra: Option<&str>) -> Result<Vertices, Problem> {
     let bytes = std::fs::read(path)?;
     let mut reader = Reader::new(Cursor::new(&bytes[..]));
     let parser = Parser::<DefaultElement>::new();

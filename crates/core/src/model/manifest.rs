@@ -286,7 +286,7 @@ impl Scoring {
     }
 }
 
-/// The graphs' tensor names, as exported; they must be [`DOWN_INPUTS`] and the others.
+/// The graphs' tensor names, as exported; they must be the names of [`tensor`], in the runtime's order.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Tensors {
     /// The Down-Net's inputs.

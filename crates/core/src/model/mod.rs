@@ -128,7 +128,7 @@ impl Model {
         &self.reference
     }
 
-    /// Down-Net: one (noisy centers [G*3], relative patches [G*K*3]) pair per batch item in,
+    /// Down-Net: one (noisy centers `[G*3]`, relative patches `[G*K*3]`) pair per batch item in,
     /// predicted clean centers out.
     pub fn predict_centers(&mut self, batch: &[(Vec<f32>, Vec<f32>)]) -> Result<Vec<Vec<[f32; 3]>>, ModelError> {
         let (g, k, b) = (self.manifest.grouping.groups, self.manifest.grouping.group_size, batch.len());

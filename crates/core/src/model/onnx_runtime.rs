@@ -134,14 +134,14 @@ impl Engine for OnnxRuntime {
         // FPS and scoring beside them on 2 cores), and one graph runs at a time (no inter-op pool).
         let providers = providers(config)?;
         let build = || -> ort::Result<Session> {
-            Ok(Session::builder(env)?
+            Session::builder(env)?
                 .with_optimization_level(GraphOptimizationLevel::All)?
                 .with_intra_threads(config.threads.max(1))?
                 .with_inter_threads(1)?
                 .with_intra_op_spinning(false)?
                 .with_inter_op_spinning(false)?
                 .with_execution_providers(providers)?
-                .commit_from_file(path)?)
+                .commit_from_file(path)
         };
         let session = build().map_err(|e| fail(e.to_string()))?;
         Ok(Box::new(Graph { session, path: path.to_path_buf() }))
