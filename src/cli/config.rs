@@ -7,13 +7,15 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 
 use super::DEFAULT_CONFIG;
-use crate::config::{Config, SourceConfig, WebConfig};
+use crate::config::{Config, PublishConfig, SourceConfig, WebConfig};
+use crate::daemon::publish::Settings;
 use crate::daemon::web::Token;
 use crate::slots;
 
 #[derive(Subcommand)]
 pub enum ConfigCommand {
-    /// Check edge.toml: every key, the model root, the scan source, the status page's token.
+    /// Check edge.toml: every key, the model root, the scan source, the status page's token, the
+    /// MQTT publisher's files.
     Check(CheckArgs),
 }
 
@@ -35,7 +37,19 @@ pub fn run(command: ConfigCommand) -> Result<()> {
     println!("  line:     deadline {} ms, queue {}", config.line.deadline_ms, config.line.queue);
     println!("  journal:  {} (heatmaps {}, {} MiB)", config.journal.path.display(), config.journal.heatmaps.display(), config.journal.heatmap_budget_mb);
     println!("  web:      {}", web_line(&config.web)?);
+    println!("  publish:  {}", publish_line(&config.publish)?);
     Ok(())
+}
+
+/// The MQTT publisher's line; a password, CA or client file the daemon would refuse is an error here too.
+fn publish_line(publish: &PublishConfig) -> Result<String> {
+    if publish.host.is_none() {
+        return Ok("off".to_string());
+    }
+    let settings = Settings::load(publish).map_err(anyhow::Error::msg)?;
+    let tls = if settings.tls { "TLS" } else { "no TLS" };
+    let user = publish.username.as_deref().map_or("no user name".to_string(), |u| format!("user {u}"));
+    Ok(format!("mqtt://{} ({tls}, {user}), topics {}, backlog up to {} rows", settings.address, settings.topics.decision, publish.max_backlog))
 }
 
 /// The status page's line; a token file the daemon would refuse is an error here too.

@@ -31,6 +31,7 @@ use super::heatmaps::{Heatmaps, Reject};
 use super::journal::{Journal, Stage, TakenRow};
 use super::metrics::{self, Metrics, ModelInfo, Trouble, Worker};
 use super::source::{self, Arrival, Poll, Settle, Settlement, Source, Taken};
+use super::publish::Publisher;
 use super::web;
 use super::{lock, survive};
 use crate::cloud::Cloud;
@@ -475,6 +476,7 @@ pub fn run(config: &Config, flags: Flags) -> Result<Summary> {
     metrics.set_model(loaded.info());
     let http = config.metrics.listen.map(|listen| metrics::serve(listen, metrics.clone())).transpose().context("starting /metrics")?;
     let page = config.web.listen.map(|listen| web::serve(listen, config, metrics.clone(), started)).transpose().context("starting the status page")?;
+    let publisher = config.publish.host.is_some().then(|| Publisher::start(config, metrics.clone())).transpose().context("starting the MQTT publisher")?;
 
     let (pulse_tx, pulse_rx) = mpsc::sync_channel(PULSE_QUEUE);
     let (arrival_tx, arrival_rx) = mpsc::sync_channel(config.line.queue);
@@ -508,6 +510,9 @@ pub fn run(config: &Config, flags: Flags) -> Result<Summary> {
     }
     if let Some(page) = page {
         page.stop();
+    }
+    if let Some(publisher) = publisher {
+        publisher.stop();
     }
     drop(pid_file);
     let pulses = lock(&recorded).clone();

@@ -2,7 +2,7 @@
 //! bumps, rendered on request. Off unless `[metrics] listen` names a loopback address.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -82,6 +82,21 @@ pub struct Metrics {
     /// How long one part may keep a worker busy before the daemon counts as stalled.
     stall: Duration,
     model: Mutex<Option<ModelInfo>>,
+    /// The MQTT outbox (`[publish]`), set by the publisher thread.
+    pub outbox: Outbox,
+}
+
+/// What the publisher reports: rendered only when `[publish]` is on.
+#[derive(Default)]
+pub struct Outbox {
+    pub enabled: AtomicBool,
+    pub connected: AtomicBool,
+    /// Rows waiting in the journal to be published.
+    pub backlog: AtomicU64,
+    /// Rows the broker acknowledged (PUBACK) since the daemon started.
+    pub published: AtomicU64,
+    /// Rows given up on beyond `[publish] max_backlog` (kept in the journal, never published).
+    pub skipped: AtomicU64,
 }
 
 /// The model deciding now, for `/metrics` and the status page.
@@ -106,6 +121,7 @@ impl Metrics {
             detection: Progress::default(),
             stall,
             model: Mutex::default(),
+            outbox: Outbox::default(),
         };
         metrics.beat(Worker::Acquisition);
         metrics.beat(Worker::Detection);
@@ -216,6 +232,14 @@ impl Metrics {
         family("dus_edge_resident_memory_bytes", "gauge", "Resident set size of the daemon.", gauge(resident_bytes().0.to_string()));
         let model = vec![(format!("{{model=\"{}\"}}", self.model().map(|m| m.label).unwrap_or_default()), "1".to_string())];
         family("dus_edge_model_info", "gauge", "The model deciding now.", model);
+        let outbox = &self.outbox;
+        if outbox.enabled.load(Ordering::Relaxed) {
+            let value = |v: &AtomicU64| gauge(v.load(Ordering::Relaxed).to_string());
+            family("dus_edge_publish_connected", "gauge", "1 while the MQTT broker is connected.", gauge(u8::from(outbox.connected.load(Ordering::Relaxed)).to_string()));
+            family("dus_edge_publish_backlog", "gauge", "Journal rows waiting to be published.", value(&outbox.backlog));
+            family("dus_edge_published_total", "counter", "Journal rows the broker acknowledged.", value(&outbox.published));
+            family("dus_edge_publish_skipped_total", "counter", "Rows beyond publish.max_backlog, kept in the journal, never published.", value(&outbox.skipped));
+        }
         out
     }
 }

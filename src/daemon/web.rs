@@ -30,19 +30,10 @@ impl Token {
     /// Reads the token: a private regular file (no group or other permissions) holding one
     /// token of at least [`Token::MIN_LEN`] URL-safe characters (`A-Z a-z 0-9 - . _ ~`).
     pub fn load(path: &Path) -> Result<Token, String> {
-        use std::os::unix::fs::PermissionsExt;
-        let fail = |problem: String| format!("web.token_file = {}: {problem}", path.display());
-        let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-        if !meta.is_file() || meta.len() > 4096 {
-            return Err(fail("not a regular file of at most 4 KiB".into()));
-        }
-        if meta.permissions().mode() & 0o077 != 0 {
-            return Err(fail(format!("other users may read it (mode {:o}); chmod 600 it", meta.permissions().mode() & 0o777)));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        let text = crate::config::read_private("web.token_file", path)?;
         let token = text.trim();
         if token.len() < Token::MIN_LEN || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)) {
-            return Err(fail(format!("the token must be at least {} characters of A-Z a-z 0-9 - . _ ~", Token::MIN_LEN)));
+            return Err(format!("web.token_file = {}: the token must be at least {} characters of A-Z a-z 0-9 - . _ ~", path.display(), Token::MIN_LEN));
         }
         Ok(Token(Sha256::digest(token.as_bytes()).into()))
     }
