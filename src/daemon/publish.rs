@@ -200,17 +200,15 @@ enum Sent {
     Notice,
 }
 
-/// A problem logged once until it changes or goes away, so that a broker down for an hour is
-/// one log line, not one per reconnect attempt.
+/// A kind of problem logged once until another kind comes or it goes away, so that a broker
+/// down for an hour is one log line, not one per reconnect attempt.
 #[derive(Default)]
-struct Episode(Option<String>);
+struct Episode(Option<&'static str>);
 
 impl Episode {
-    /// Whether `problem` is new (and should be logged).
-    fn report(&mut self, problem: String) -> bool {
-        let new = self.0.as_ref() != Some(&problem);
-        self.0 = Some(problem);
-        new
+    /// Whether `kind` is new (and should be logged).
+    fn report(&mut self, kind: &'static str) -> bool {
+        self.0.replace(kind) != Some(kind)
     }
 
     fn end(&mut self) {
@@ -333,16 +331,16 @@ impl Outbox {
     /// The connection failed or was lost: rumqttc starts the next one clean, so everything in
     /// flight is sent again from the journal once connected.
     fn on_error(&mut self, error: &ConnectionError) {
-        let address = self.settings.address.clone();
+        let address = &self.settings.address;
+        let (kind, problem) = broker_problem(error, address);
+        let new = self.broker_trouble.report(kind);
         if std::mem::replace(&mut self.connected, false) {
             self.metrics.outbox.connected.store(false, Ordering::Relaxed);
             log::warn!("publish: lost the broker at {address}: {error}; decisions go on and wait in the journal");
-        }
-        self.forget_connection();
-        let problem = broker_problem(error, &address);
-        if self.broker_trouble.report(problem.clone()) {
+        } else if new {
             log::error!("publish: {problem}; retrying every {} s at most; decisions go on and wait in the journal", BACKOFF.1.as_secs());
         }
+        self.forget_connection();
     }
 
     fn forget_connection(&mut self) {
@@ -426,9 +424,8 @@ impl Outbox {
     }
 
     fn journal_failed(&mut self, error: super::journal::JournalError) {
-        let problem = error.to_string();
-        if self.journal_trouble.report(problem.clone()) {
-            log::error!("publish: {problem}; rows stay waiting");
+        if self.journal_trouble.report("journal") {
+            log::error!("publish: {error}; rows stay waiting");
         }
     }
 
@@ -464,17 +461,20 @@ fn pause(wait: Duration, stop: &AtomicBool) {
     }
 }
 
-/// What went wrong with the broker, in words that say what to check.
-fn broker_problem(error: &ConnectionError, address: &str) -> String {
+/// What went wrong with the broker: its kind (one log line per kind and episode) and words that
+/// say what to check.
+fn broker_problem(error: &ConnectionError, address: &str) -> (&'static str, String) {
     match error {
-        ConnectionError::ConnectionRefused(code @ (ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized)) => {
-            format!("the broker at {address} refused our credentials (CONNACK {code:?}): check publish.username and publish.password_file")
-        }
-        ConnectionError::ConnectionRefused(code) => format!("the broker at {address} refused the connection (CONNACK {code:?})"),
-        ConnectionError::Tls(e) => {
-            format!("TLS handshake with {address} failed ({e}): check publish.ca_file against the broker's certificate, and publish.client_cert / client_key")
-        }
-        e => format!("cannot reach the broker at {address}: {e}"),
+        ConnectionError::ConnectionRefused(code @ (ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized)) => (
+            "credentials",
+            format!("the broker at {address} refused our credentials (CONNACK {code:?}): check publish.username and publish.password_file"),
+        ),
+        ConnectionError::ConnectionRefused(code) => ("refused", format!("the broker at {address} refused the connection (CONNACK {code:?})")),
+        ConnectionError::Tls(e) => (
+            "tls",
+            format!("TLS handshake with {address} failed ({e}): check publish.ca_file against the broker's certificate, and publish.client_cert / client_key"),
+        ),
+        e => ("unreachable", format!("cannot reach the broker at {address}: {e}")),
     }
 }
 
@@ -517,10 +517,10 @@ mod tests {
     #[test]
     fn a_problem_is_logged_once_until_it_changes() {
         let mut episode = Episode::default();
-        assert!(episode.report("down".into()));
-        assert!(!episode.report("down".into()));
-        assert!(episode.report("refused".into()));
+        assert!(episode.report("unreachable"));
+        assert!(!episode.report("unreachable"));
+        assert!(episode.report("tls"));
         episode.end();
-        assert!(episode.report("refused".into()));
+        assert!(episode.report("tls"));
     }
 }
