@@ -554,6 +554,7 @@ mod tests {
         let config = Config::load(&path).unwrap();
         assert!(matches!(config.source.spec(), Ok(SourceConfig::Spool { settle_ms: 500, .. })));
         assert_eq!(config.actuator.kind, ActuatorKind::GpioCdev);
+        assert_eq!((config.publish.port(), config.publish.client_id().as_str()), (8883, "line-3-box-a"));
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,90 +17,12 @@ use dus_edge::daemon::decision::Decision;
 use dus_edge::daemon::journal::Journal;
 use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
 use serde_json::Value;
+use support::mqtt::{free_port, wait_until, Broker};
 use support::{drop_scan, repo, sample, Daemon, LineBox};
 
-const MOSQUITTO: &str = "/usr/sbin/mosquitto";
 const PREFIX: &str = "plant-a/dus-edge";
 /// A scan with too few points: decided at once (a fault), so that tests make many decisions fast.
 const TINY_SCAN: &[u8] = b"1 2 3\n4 5 6\n7 8 9\n";
-
-/// Polls `done` until it holds or `limit` passes; panics with `what` and `context()` then.
-fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool, context: impl Fn() -> String) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < limit, "{what}: not within {} s\n{}", limit.as_secs(), context());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A mosquitto of its own: a config file, a persistence folder (so that a persistent subscriber
-/// survives a broker restart) and a log, in a temporary folder.
-struct Broker {
-    dir: tempfile::TempDir,
-    /// The plain listener (the subscriber's, and the box's unless TLS).
-    port: u16,
-    /// The TLS listener, when there is one.
-    tls_port: Option<u16>,
-    child: Option<Child>,
-}
-
-impl Broker {
-    /// `listeners` are extra mosquitto.conf lines (authentication, a TLS listener).
-    fn start_with(listeners: &str, tls_port: Option<u16>) -> Broker {
-        assert!(Path::new(MOSQUITTO).exists(), "{MOSQUITTO} is missing: apt-get install mosquitto (scripts/test.sh installs it as root)");
-        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
-        let port = free_port();
-        let conf = format!(
-            "per_listener_settings false\nuser root\npersistence true\npersistence_location {}/\nautosave_interval 1\nmax_queued_messages 100000\n\
-             log_dest file {}\nlog_type error\nlog_type warning\nlog_type notice\nlog_type information\nlistener {port} 127.0.0.1\n{listeners}",
-            dir.path().display(),
-            dir.path().join("mosquitto.log").display(),
-        );
-        std::fs::write(dir.path().join("mosquitto.conf"), conf).unwrap();
-        let mut broker = Broker { dir, port, tls_port, child: None };
-        broker.restart();
-        broker
-    }
-
-    fn start() -> Broker {
-        Broker::start_with("allow_anonymous true\n", None)
-    }
-
-    /// Starts mosquitto (again, on the same ports and persistence) and waits until it listens.
-    fn restart(&mut self) {
-        let child = Command::new(MOSQUITTO).arg("-c").arg(self.dir.path().join("mosquitto.conf")).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
-        self.child = Some(child.unwrap_or_else(|e| panic!("{MOSQUITTO}: {e}")));
-        let ports = [Some(self.port), self.tls_port];
-        wait_until(
-            Duration::from_secs(20),
-            "mosquitto listening",
-            || ports.iter().flatten().all(|p| std::net::TcpStream::connect(("127.0.0.1", *p)).is_ok()),
-            || self.log(),
-        );
-    }
-
-    /// SIGKILL: the broker dies without a goodbye to anyone.
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Broker {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// One message as received.
 #[derive(Debug, Clone)]
@@ -186,7 +108,7 @@ impl Drop for Subscriber {
 fn publishing_box(port: u16, extra: &str) -> (LineBox, PathBuf) {
     let spool = tempfile::tempdir().unwrap().keep().join("spool");
     let sections = format!(
-        "[source]\nkind = \"spool\"\ndir = {spool:?}\nsettle_ms = 0\n[line]\ndeadline_ms = 60000\n[metrics]\nlisten = \"127.0.0.1:0\"\n\
+        "[source]\nkind = \"spool\"\ndir = {spool:?}\nsettle_ms = 0\n[line]\ndeadline_ms = 60000\n[metrics]\nlisten = \"127.0.0.1:0\"\n[web]\nlisten = \"127.0.0.1:0\"\n\
          [publish]\nhost = \"localhost\"\nport = {port}\nbox = \"box-7\"\ntopic_prefix = \"{PREFIX}\"\n{extra}"
     );
     (LineBox::new(&repo().join("models/bunny"), &sections), spool)
@@ -213,11 +135,16 @@ fn parts(rows: &[Decision]) -> Vec<String> {
 
 /// GET /metrics from the address the daemon logged.
 fn metrics(daemon: &Daemon) -> String {
+    get(daemon, "metrics on http://", "/metrics")
+}
+
+/// GET `path` from the address the daemon logged after `announced`.
+fn get(daemon: &Daemon, announced: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let log = daemon.log();
-    let address = log.split("metrics on http://").nth(1).and_then(|r| r.split('/').next()).unwrap_or_else(|| panic!("{log}"));
+    let address = log.split(announced).nth(1).and_then(|r| r.split('/').next()).unwrap_or_else(|| panic!("{log}"));
     let mut stream = std::net::TcpStream::connect(address).unwrap();
-    write!(stream, "GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
@@ -311,6 +238,8 @@ fn decisions_made_while_the_broker_is_down_arrive_after_it_restarts() {
     assert_eq!(metric(&text, "dus_edge_publish_connected"), 0.0);
     wait_until(Duration::from_secs(15), "the backlog in the metrics", || metric(&metrics(&daemon), "dus_edge_publish_backlog") == 21.0, || metrics(&daemon));
     assert_eq!(backlog(&line), 21, "the decisions made while the broker is away wait in the journal");
+    let page = get(&daemon, "status page on http://", "/");
+    assert!(page.contains("MQTT broker NOT CONNECTED, 21 decisions waiting"), "{page}");
     std::thread::sleep(Duration::from_secs(30).saturating_sub(outage.elapsed()));
 
     broker.restart();
@@ -320,6 +249,7 @@ fn decisions_made_while_the_broker_is_down_arrive_after_it_restarts() {
     wait_until(Duration::from_secs(10), "an empty outbox", || backlog(&line) == 0, || daemon.log());
     assert_eq!(metric(&metrics(&daemon), "dus_edge_publish_connected"), 1.0);
     assert_eq!(metric(&metrics(&daemon), "dus_edge_published_total"), 26.0);
+    wait_until(Duration::from_secs(5), "the page saying connected", || get(&daemon, "status page on http://", "/").contains("MQTT broker connected, 0 decisions"), || daemon.log());
     let (status, log) = daemon.stop();
     assert!(status.success(), "{log}");
     assert_eq!(subscriber.copies().len(), 26, "{:?}", subscriber.copies());
@@ -377,22 +307,33 @@ fn a_wrong_password_is_a_clear_log_line_and_loses_no_decision() {
     assert!(!check.status.success() && text.contains("publish.password_file") && text.contains("chmod 600"), "{text}");
     private_file(&password, "wrong-password\n", 0o600);
 
+    let log = refused_then_fixed(&line, &spool, &subscriber, ("refused our credentials", "check publish.username and publish.password_file"), || {
+        private_file(&password, "right-password\n", 0o600);
+    });
+    assert!(log.contains("publish: connected to"), "{log}");
+}
+
+/// The box cannot get through to the broker (`refusal.0` in its log, with the hint `refusal.1`):
+/// its decisions wait in the journal and none reaches the subscriber. Once `fix` mended its
+/// configuration, a restart publishes each of them exactly once. The second run's log.
+fn refused_then_fixed(line: &LineBox, spool: &Path, subscriber: &Subscriber, refusal: (&str, &str), fix: impl FnOnce()) -> String {
     let daemon = line.start();
-    let names = decide_quick_parts(&line, &spool, &daemon, "refused", 5, 5);
-    wait_until(Duration::from_secs(20), "the refusal in the log", || daemon.log().contains("refused our credentials"), || daemon.log());
-    assert!(daemon.log().contains("check publish.username and publish.password_file"), "{}", daemon.log());
-    assert_eq!(backlog(&line), 5, "the decisions wait in the journal");
+    let names = decide_quick_parts(line, spool, &daemon, "refused", 5, 5);
+    wait_until(Duration::from_secs(20), "the refusal in the log", || daemon.log().contains(refusal.0), || daemon.log());
+    assert!(daemon.log().contains(refusal.1), "{}", daemon.log());
+    assert_eq!(backlog(line), 5, "the decisions wait in the journal");
     let (status, log) = daemon.stop();
     assert!(status.success(), "{log}");
-    assert_eq!(log.matches("refused our credentials").count(), 1, "logged once, not at every attempt:\n{log}");
+    assert_eq!(log.matches(refusal.0).count(), 1, "logged once, not at every attempt:\n{log}");
     assert!(subscriber.decisions().is_empty());
 
-    private_file(&password, "right-password\n", 0o600);
+    fix();
     let daemon = line.start();
     subscriber.wait_for_parts(&names, Duration::from_secs(60), &daemon);
     assert!(subscriber.copies().values().all(|&n| n == 1), "{:?}", subscriber.copies());
     let (status, log) = daemon.stop();
     assert!(status.success(), "{log}");
+    log
 }
 
 /// A CA, the broker's certificate for localhost and a client certificate, signed by it; PEM files
@@ -436,21 +377,10 @@ fn a_refused_tls_handshake_is_a_clear_log_line_and_loses_no_decision() {
     // The box trusts another CA than the one that signed the broker's certificate.
     let client = format!("client_cert = {:?}\nclient_key = {:?}\n", file("plant-client.pem"), file("plant-client.key"));
     let (line, spool) = publishing_box(tls_port, &format!("ca_file = {:?}\n{client}", file("other-ca.pem")));
-    let daemon = line.start();
-    let names = decide_quick_parts(&line, &spool, &daemon, "untrusted", 5, 5);
-    wait_until(Duration::from_secs(20), "the TLS failure in the log", || daemon.log().contains("TLS handshake with localhost"), || daemon.log());
-    assert!(daemon.log().contains("check publish.ca_file"), "{}", daemon.log());
-    assert_eq!(backlog(&line), 5, "the decisions wait in the journal");
-    let (status, log) = daemon.stop();
-    assert!(status.success(), "{log}");
-    assert!(subscriber.decisions().is_empty());
-
-    // With the plant's CA (and its client certificate) the same rows go out over TLS.
-    let config = std::fs::read_to_string(&line.config).unwrap();
-    std::fs::write(&line.config, config.replace("other-ca.pem", "plant-ca.pem")).unwrap();
-    let daemon = line.start();
-    subscriber.wait_for_parts(&names, Duration::from_secs(60), &daemon);
-    assert!(daemon.log().contains("(TLS)"), "{}", daemon.log());
-    let (status, log) = daemon.stop();
-    assert!(status.success(), "{log}");
+    let log = refused_then_fixed(&line, &spool, &subscriber, ("TLS handshake with localhost", "check publish.ca_file"), || {
+        // With the plant's CA (and its client certificate) the same rows go out over TLS.
+        let config = std::fs::read_to_string(&line.config).unwrap();
+        std::fs::write(&line.config, config.replace("other-ca.pem", "plant-ca.pem")).unwrap();
+    });
+    assert!(log.contains("(TLS)"), "{log}");
 }

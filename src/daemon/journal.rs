@@ -8,8 +8,8 @@
 //! Schema 2 (`PRAGMA user_version`): `decisions` also records each fault's kind and each reject's
 //! pulse, and `taken`
 //! holds the parts taken from the source and not decided yet: a row there at start means the
-//! daemon died reading or inspecting that part. A schema-1 journal (no user_version) is migrated
-//! when the daemon opens it; `history` reads both.
+//! daemon died reading or inspecting that part. A schema-1 journal (no user_version) or a
+//! schema-2 one is migrated when the daemon opens it; `history` reads all three.
 //!
 //! Schema 3 adds the MQTT outbox (`src/daemon/publish.rs`): `decisions.published` is NULL while
 //! the row waits to be published, the unix ms of the broker's PUBACK once it was, and 0 for a row

@@ -99,6 +99,13 @@ pub struct Outbox {
     pub skipped: AtomicU64,
 }
 
+impl Outbox {
+    /// (connected, rows waiting) when publishing is on.
+    pub fn state(&self) -> Option<(bool, u64)> {
+        self.enabled.load(Ordering::Relaxed).then(|| (self.connected.load(Ordering::Relaxed), self.backlog.load(Ordering::Relaxed)))
+    }
+}
+
 /// The model deciding now, for `/metrics` and the status page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelInfo {

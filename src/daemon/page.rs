@@ -21,6 +21,8 @@ pub struct Page<'a> {
     pub model: Option<ModelInfo>,
     /// Why the daemon is not healthy, if it is not.
     pub trouble: Option<String>,
+    /// With `[publish]`: whether the MQTT broker is connected, and the rows waiting for it.
+    pub broker: Option<(bool, u64)>,
     /// The query token the page was opened with, carried into its picture links.
     pub token: Option<&'a str>,
 }
@@ -43,6 +45,10 @@ pub fn render(page: &Page) -> String {
         Some(m) => format!("<p>Model <b id=\"model\">{}</b>, threshold <b id=\"threshold\">{:.3}</b> mm (object score)</p>\n", escape(&m.label), m.threshold),
         None => "<p class=\"bad\">No model loaded</p>\n".to_string(),
     };
+    if let Some((connected, waiting)) = page.broker {
+        let (class, state) = if connected { ("good", "connected") } else { ("bad", "NOT CONNECTED") };
+        html += &format!("<p id=\"broker\" class=\"{class}\">MQTT broker {state}, {waiting} decisions waiting to be published</p>\n");
+    }
     html += &counts(page.stats, page.since);
     html += &last(page.last);
     html += &latency(page.stats);

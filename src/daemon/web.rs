@@ -128,6 +128,7 @@ impl Web {
             pictures: &pictures,
             model: self.metrics.model(),
             trouble: self.metrics.trouble().map(|t| t.to_string()),
+            broker: self.metrics.outbox.state(),
             token,
         }))
     }

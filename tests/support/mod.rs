@@ -3,6 +3,7 @@
 //! and the simulated actuator's pulse record read back.
 #![allow(dead_code)] // each test file uses its own part of this module
 
+pub mod mqtt;
 pub mod pty;
 
 use std::path::{Path, PathBuf};
