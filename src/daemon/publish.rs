@@ -275,7 +275,12 @@ impl Outbox {
                 checked = Some(Instant::now());
             }
             if stop.load(Ordering::SeqCst) {
-                let since = *draining.get_or_insert_with(Instant::now);
+                // The line has stopped: its last rows are in the journal; look once more before
+                // counting the outbox as empty.
+                let since = *draining.get_or_insert_with(|| {
+                    self.caught_up = false;
+                    Instant::now()
+                });
                 if !self.connected || (self.in_flight == 0 && self.caught_up) || since.elapsed() > DRAIN {
                     break;
                 }
