@@ -6,12 +6,17 @@
 //!   cargo bench --bench soak                         # 1000 parts, one every 280 ms
 //!   SOAK_PARTS=200 SOAK_INTERVAL_MS=0 cargo bench --bench soak
 //!   SOAK_HOSTILE=1 SOAK_INTERVAL_MS=650 cargo bench --bench soak   # 5 % hostile scans mixed in
+//!   SOAK_PUBLISH=1 SOAK_INTERVAL_MS=1000 cargo bench --bench soak  # publishing on, to a local mosquitto
 //!
 //! With `SOAK_HOSTILE=1`, 6 of every 120 scans are hostile (truncated, a lying POINTS header, a
 //! COUNT that overflows, a terabyte claim, a x1000 scale, a quarter of a scan); the run asserts
 //! one row per part, no restart, each hostile part rejected with its fault, and every good and
 //! defective part decided as it is without them, except for load faults (deadline missed, queue
 //! full: the line ran faster than the box), which are counted and printed.
+//!
+//! With `SOAK_PUBLISH=1` the daemon publishes every decision (`[publish]`) to a mosquitto started
+//! on a loopback port (tests/support/mqtt.rs); the run asserts that every row was published, so
+//! that its latency figures compare with a run without it.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -33,11 +38,15 @@ fn main() {
     let hostile = if env_or("SOAK_HOSTILE", 0) == 1 { hostile_scans(hostile_dir.path()) } else { Vec::new() };
     let scans = scan_list(&hostile);
     let list = format!("[{}]", scans.iter().map(|p| format!("{p:?}")).collect::<Vec<_>>().join(", "));
+    let broker = (env_or("SOAK_PUBLISH", 0) == 1).then(support::mqtt::Broker::start);
+    let publish =
+        broker.as_ref().map_or(String::new(), |b| format!("[publish]\nhost = \"127.0.0.1\"\nport = {}\nbox = \"soak\"\n", b.port));
     let line = support::LineBox::new(
         &support::repo().join("models/bunny"),
-        &format!("[source]\nkind = \"replay\"\nscans = {list}\nparts = {parts}\ninterval_ms = {interval}\n[line]\ndeadline_ms = 2000\nqueue = 4\n"),
+        &format!("[source]\nkind = \"replay\"\nscans = {list}\nparts = {parts}\ninterval_ms = {interval}\n[line]\ndeadline_ms = 2000\nqueue = 4\n{publish}"),
     );
-    println!("soak: {parts} parts, one every {interval} ms, through {}", line.config.display());
+    let publishing = broker.as_ref().map_or("off".to_string(), |b| format!("on (mosquitto on 127.0.0.1:{})", b.port));
+    println!("soak: {parts} parts, one every {interval} ms, publishing {publishing}, through {}", line.config.display());
     let started = std::time::Instant::now();
     let (status, log) = line.start().wait_up_to(std::time::Duration::from_secs(parts * (interval + 2000) / 1000 + 120));
     assert!(status.success(), "{log}");
@@ -53,6 +62,11 @@ fn main() {
     }
     println!("wall time {wall:.1} s, {:.2} parts/s", rows.len() as f64 / wall);
     print!("{}", dus_box::daemon::decision::summarize(&rows));
+    if broker.is_some() {
+        let waiting = dus_box::daemon::journal::Journal::read_only(&line.path("journal.db")).and_then(|j| j.backlog()).unwrap();
+        println!("published: {} of {} rows ({waiting} left waiting)", rows.len() as u64 - waiting, rows.len());
+        assert_eq!(waiting, 0, "every row published");
+    }
     if !hostile.is_empty() {
         check_hostile(&rows, &hostile, parts as usize);
     }
@@ -62,7 +76,9 @@ fn main() {
 fn hostile_scans(dir: &std::path::Path) -> Vec<(std::path::PathBuf, &'static str)> {
     let good = std::fs::read(support::sample("good.pcd")).unwrap();
     let points = dus_core::cloud::read(&support::sample("good.pcd")).unwrap().points().to_vec();
-    let xyz = |points: &[[f32; 3]], scale: f32| points.iter().map(|p| format!("{} {} {}\n", p[0] * scale, p[1] * scale, p[2] * scale)).collect::<String>();
+    let xyz = |points: &[[f32; 3]], scale: f32| {
+        points.iter().map(|p| format!("{} {} {}\n", p[0] * scale, p[1] * scale, p[2] * scale)).collect::<String>()
+    };
     let write = |name: &str, bytes: &[u8]| {
         let path = dir.join(name);
         std::fs::write(&path, bytes).unwrap();

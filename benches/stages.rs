@@ -6,13 +6,13 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use dus_box::render::{self, Scene};
 use dus_core::cloud::{self, Cloud};
 use dus_core::detector::{Detector, DusNet, GoldenPart};
 use dus_core::grouping::{farthest_point_sampling, Patches, Pyramid};
+use dus_core::model::Scoring;
 use dus_core::model::{Model, RuntimeConfig};
 use dus_core::registration::Reference;
-use dus_box::render::{self, Scene};
-use dus_core::model::Scoring;
 use dus_core::scoring::{point_scores, Normality};
 
 const MODEL: &str = "models/bunny";
@@ -37,10 +37,8 @@ fn geometry(c: &mut Criterion) {
         let reconstruction = base.resampled(16_384).points().to_vec();
         // DUS-Net: the reconstruction's planes are fitted for every scan.
         group.bench_with_input(BenchmarkId::new("score_surface_vs_16k_reconstruction", size), points, |b, p| {
-            {
             let complete = Normality::points_only(reconstruction.clone());
             b.iter(|| point_scores(black_box(p), &Normality::for_one_scan(reconstruction.clone(), &rule), &complete, &rule, 1.0))
-        }
         });
         // Golden part: the reference's planes are fitted once, when the model loads.
         let templates = Normality::new(base.points().to_vec(), &rule);
@@ -81,7 +79,14 @@ fn picture(c: &mut Criterion) {
     let cloud = scan().resampled(16_000);
     let hot = cloud.points()[0];
     let scores: Vec<f32> = cloud.points().iter().map(|p| 1.0 / (1.0 + (0..3).map(|k| (p[k] - hot[k]).powi(2)).sum::<f32>())).collect();
-    let scene = Scene { points: cloud.points(), scores: &scores, threshold: Some(0.5), object_score: Some(0.9), part: "bench", model: "bunny 1.0.0" };
+    let scene = Scene {
+        points: cloud.points(),
+        scores: &scores,
+        threshold: Some(0.5),
+        object_score: Some(0.9),
+        part: "bench",
+        model: "bunny 1.0.0",
+    };
     let mut group = c.benchmark_group("picture");
     group.sample_size(20);
     group.bench_function("render_16000", |b| b.iter(|| render::render(black_box(&scene)).unwrap()));

@@ -14,6 +14,15 @@ if ! command -v chromium >/dev/null 2>&1; then
         echo "warning: chromium is missing and cannot be installed here; tests/web.rs will fail" >&2
     fi
 fi
+# MQTT publishing is tested against a real broker (tests/publish.rs): Debian's mosquitto, installed
+# the same way; without it that test fails, it does not skip.
+if [ ! -x /usr/sbin/mosquitto ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mosquitto >/dev/null
+    else
+        echo "warning: mosquitto is missing and cannot be installed here; tests/publish.rs will fail" >&2
+    fi
+fi
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy (warnings are errors)"

@@ -49,9 +49,8 @@ fn score_json_agrees_with_the_library() {
     let out = edge_tool(&["score", arg(&scan), "--json"]);
     assert!(out.status.success(), "{}", text(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut detector = dus_core::detector::DusNet::new(
-        dus_core::model::Model::load(&model(), &dus_core::model::RuntimeConfig::default()).unwrap(),
-    );
+    let mut detector =
+        dus_core::detector::DusNet::new(dus_core::model::Model::load(&model(), &dus_core::model::RuntimeConfig::default()).unwrap());
     let inspection = dus_core::detector::Detector::inspect(&mut detector, &dus_core::cloud::read(&scan).unwrap()).unwrap();
     assert!((report["object_score"].as_f64().unwrap() - inspection.object_score).abs() < 1e-9);
     let expected = if inspection.object_score > inspection.threshold.unwrap() { "defect" } else { "ok" };
@@ -131,7 +130,11 @@ fn a_scan_cut_short_or_in_other_units_is_refused_before_inspection() {
     for detector in ["dus-net", "reference"] {
         let out = edge_tool(&["score", arg(&cut), "--detector", detector]);
         assert!(!out.status.success());
-        assert!(text(&out).contains("incomplete scan: 4000 points, where a whole scan of this part has 16000 (at least 50 % needed)"), "{}", text(&out));
+        assert!(
+            text(&out).contains("incomplete scan: 4000 points, where a whole scan of this part has 16000 (at least 50 % needed)"),
+            "{}",
+            text(&out)
+        );
         let out = edge_tool(&["score", arg(&metres), "--detector", detector]);
         assert!(!out.status.success());
         assert!(text(&out).contains("wrong extent: the scan is 0.001x the part's"), "{}", text(&out));
@@ -272,7 +275,12 @@ fn run_demo_decides_the_shipped_samples_and_a_cut_off_scan() {
 }
 
 /// A decision of the journal, `age_ms` before now.
-fn decision(part: &str, action: dus_box::daemon::decision::Action, fault: Option<dus_box::daemon::decision::FaultKind>, age_ms: i64) -> dus_box::daemon::decision::Decision {
+fn decision(
+    part: &str,
+    action: dus_box::daemon::decision::Action,
+    fault: Option<dus_box::daemon::decision::FaultKind>,
+    age_ms: i64,
+) -> dus_box::daemon::decision::Decision {
     let (time, now) = dus_box::daemon::decision::now();
     dus_box::daemon::decision::Decision {
         part: part.into(),
@@ -318,7 +326,9 @@ fn history_csv_is_a_table_with_a_row_per_decision() {
     };
     let (header, rows) = table(&[]);
     assert_eq!(header.join(","), "time,unix_ms,part,origin,action,fault_kind,reason,object_score,threshold,model,intake_ms,register_ms,group_ms,down_net_ms,pyramid_ms,up_net_ms,score_ms,total_ms,pulse,heatmap");
-    let column = |rows: &[Vec<String>], name: &str| rows.iter().map(|r| r[header.iter().position(|h| h == name).unwrap()].clone()).collect::<Vec<_>>();
+    let column = |rows: &[Vec<String>], name: &str| {
+        rows.iter().map(|r| r[header.iter().position(|h| h == name).unwrap()].clone()).collect::<Vec<_>>()
+    };
     assert_eq!(column(&rows, "part"), ["old", "P-1", "P-2", "P-3"]);
     assert_eq!(column(&rows, "action"), ["pass", "pass", "reject", "reject"]);
     assert_eq!(column(&rows, "fault_kind"), ["", "", "", "unreadable_scan"]);

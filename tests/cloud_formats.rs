@@ -33,16 +33,9 @@ fn assert_close(found: &[[f32; 3]], expected: &[[f32; 3]], tolerance: f32, what:
 fn every_format_reads_the_same_scan() {
     let expected = expected_points();
     assert_eq!(expected.len(), 2048);
-    for name in [
-        "scan_ascii.pcd",
-        "scan_binary.pcd",
-        "scan_compressed.pcd",
-        "scan_ascii.ply",
-        "scan_le.ply",
-        "scan_be.ply",
-        "scan.xyz",
-        "scan.csv",
-    ] {
+    for name in
+        ["scan_ascii.pcd", "scan_binary.pcd", "scan_compressed.pcd", "scan_ascii.ply", "scan_le.ply", "scan_be.ply", "scan.xyz", "scan.csv"]
+    {
         let cloud = cloud::read(&data(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         // Text formats hold 6 decimals; binary ones the exact f32 written.
         assert_close(cloud.points(), &expected, 1e-5, name);
@@ -202,7 +195,8 @@ fn nan_and_inf_points_are_left_out_and_an_all_nan_scan_is_refused() {
     assert_eq!((cloud.len(), cloud.skipped()), (2046, 2));
     assert!(cloud.points().iter().flatten().all(|c| c.is_finite()));
 
-    let header = "ply\nformat binary_little_endian 1.0\nelement vertex 2\nproperty float x\nproperty float y\nproperty float z\nend_header\n";
+    let header =
+        "ply\nformat binary_little_endian 1.0\nelement vertex 2\nproperty float x\nproperty float y\nproperty float z\nend_header\n";
     let values = [f32::NAN, 0.0, 0.0, 0.0, f32::INFINITY, 0.0];
     let all_nan = [header.as_bytes(), &values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()].concat();
     let message = refused("nan.ply", &all_nan, |p| matches!(p, Problem::Empty { skipped: 2 }));

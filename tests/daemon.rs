@@ -146,7 +146,10 @@ fn a_model_failing_at_run_time_rejects_every_part_with_the_reason() {
 #[test]
 fn a_full_queue_rejects_the_overflow_instead_of_dropping_it() {
     let scans = format!("[{:?}]", sample("good.pcd"));
-    let line = LineBox::new(&bunny(), &format!("[source]\nkind = \"replay\"\nscans = {scans}\nparts = 8\n[line]\nqueue = 1\ndeadline_ms = 60000\n"));
+    let line = LineBox::new(
+        &bunny(),
+        &format!("[source]\nkind = \"replay\"\nscans = {scans}\nparts = 8\n[line]\nqueue = 1\ndeadline_ms = 60000\n"),
+    );
     let (status, log) = line.start().wait();
     assert!(status.success(), "{log}");
     let rows = line.decisions();
@@ -228,7 +231,10 @@ fn a_pulse_too_late_for_its_part_is_not_fired_and_is_journaled_as_missed() {
     // pulse after the first would come later than 5 ms after its moment as long as the ten
     // decisions take under a second together. (With the box's 20 ms pulses that held only while
     // each journal commit, an fsync, took under 15 ms, which a loaded disk does not promise.)
-    let sections = format!("[source]\nkind = \"replay\"\nscans = [{:?}]\nparts = 10\n[line]\nmax_pulse_lag_ms = 5\n[metrics]\nlisten = \"127.0.0.1:0\"\n", tiny.path());
+    let sections = format!(
+        "[source]\nkind = \"replay\"\nscans = [{:?}]\nparts = 10\n[line]\nmax_pulse_lag_ms = 5\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
+        tiny.path()
+    );
     let line = LineBox::new(&bunny(), &sections);
     let config = std::fs::read_to_string(&line.config).unwrap();
     std::fs::write(&line.config, config.replace("pulse_ms = 20\n", "pulse_ms = 1000\n")).unwrap();
@@ -280,7 +286,11 @@ fn config_check_names_the_problem_and_passes_a_good_file() {
         ("delay_ms = 100", "delay_ms = 9223372036854775807".to_string(), "actuator.delay_ms = 9223372036854775807 is out of range"),
         ("pulse_ms = 20", "pulse_ms = 9223372036854775807".into(), "actuator.pulse_ms"),
         ("threads = 1", "threads = 0".into(), "runtime.threads = 0"),
-        (journal_line.as_str(), format!("{journal_line}\nheatmap_budget_mb = 17592186044416"), "journal.heatmap_budget_mb = 17592186044416"),
+        (
+            journal_line.as_str(),
+            format!("{journal_line}\nheatmap_budget_mb = 17592186044416"),
+            "journal.heatmap_budget_mb = 17592186044416",
+        ),
         (journal_line.as_str(), format!("path = {journal_folder:?}"), "is a folder"),
     ] {
         std::fs::write(&line.config, good.replace(from, &to)).unwrap();
@@ -323,7 +333,10 @@ fn serial_frames_each_get_one_decision_also_across_an_unplugged_port() {
     let port = dir.path().join("scanner");
     let pty = Pty::open();
     point_port_at(&port, &pty);
-    let line = LineBox::new(&bunny(), &format!("[source]\nkind = \"serial\"\nport = {port:?}\nmax_points = 100000\n[line]\ndeadline_ms = 60000\n"));
+    let line = LineBox::new(
+        &bunny(),
+        &format!("[source]\nkind = \"serial\"\nport = {port:?}\nmax_points = 100000\n[line]\ndeadline_ms = 60000\n"),
+    );
     let daemon = line.start();
     let points = |name: &str| dus_core::cloud::read(&sample(name)).unwrap().points().to_vec();
     let (good, defect) = (points("good.pcd"), points("defect.pcd"));
@@ -362,7 +375,8 @@ fn sigterm_decides_every_part_already_taken_then_exits_cleanly() {
     let (status, log) = daemon.stop();
     assert!(status.success(), "{log}");
     let rows = line.decisions();
-    let count = |sub: &str| std::fs::read_dir(spool.join(sub)).unwrap().filter(|e| e.as_ref().unwrap().file_type().unwrap().is_file()).count();
+    let count =
+        |sub: &str| std::fs::read_dir(spool.join(sub)).unwrap().filter(|e| e.as_ref().unwrap().file_type().unwrap().is_file()).count();
     // Taken = decided and moved on; the rest wait in the spool for the next start.
     assert_eq!(count("work"), 0, "{log}");
     assert_eq!(count("done"), rows.len(), "{log}");

@@ -11,8 +11,8 @@ use std::sync::OnceLock;
 
 use dus_box::bundle::{self, keys, BundleManifest, Limits};
 use dus_box::flash::{Step, KILL_ENV};
-use dus_core::model::{Manifest, Model, RuntimeConfig};
 use dus_box::slots::{self, InstallRecord, Slot};
+use dus_core::model::{Manifest, Model, RuntimeConfig};
 use dus_workstation::signing;
 use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
@@ -434,7 +434,11 @@ fn unsigned_bundles_pass_only_in_development_mode_and_loudly() {
     assert!(text(&out).contains("WARNING: DEVELOPMENT MODE: the bundle is NOT SIGNED"), "{}", text(&out));
     assert!(text(&out).contains("Dry run passed") && !b.root.join("active").exists(), "{}", text(&out));
     // `verify` with no box to check against cannot call an unsigned bundle OK.
-    assert_refused(&run(&["verify", unsigned.to_str().unwrap()], &[]), 10, "unsigned bundle: a box installs it only with allow_unsigned = true");
+    assert_refused(
+        &run(&["verify", unsigned.to_str().unwrap()], &[]),
+        10,
+        "unsigned bundle: a box installs it only with allow_unsigned = true",
+    );
     let verified = b.command(&["verify", unsigned.to_str().unwrap()]);
     assert_ok(&verified);
     assert!(text(&verified).contains("accepted only because allow_unsigned = true"), "{}", text(&verified));

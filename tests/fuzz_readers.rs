@@ -119,7 +119,9 @@ fn read_checked(path: &Path) -> Result<Option<usize>, String> {
             }
             Ok(None)
         }
-        Ok(cloud) if cloud.is_empty() || cloud.points().iter().flatten().any(|v| !v.is_finite()) => Err("a cloud that is empty or not finite".into()),
+        Ok(cloud) if cloud.is_empty() || cloud.points().iter().flatten().any(|v| !v.is_finite()) => {
+            Err("a cloud that is empty or not finite".into())
+        }
         Ok(cloud) if grew > 64 * std::fs::metadata(path).map_or(0, |m| m.len() as usize) + (1 << 20) => {
             Err(format!("{} points took {grew} bytes at peak, far beyond the file's size", cloud.len()))
         }
@@ -148,10 +150,19 @@ fn stuck_guard(current: PathBuf, busy: Arc<AtomicBool>) {
 
 #[test]
 fn mutated_scans_of_every_format_are_read_or_refused_never_crash() {
-    let seeds: Vec<(&str, Vec<u8>)> = ["scan_ascii.pcd", "scan_binary.pcd", "scan_compressed.pcd", "scan_ascii.ply", "scan_le.ply", "scan_be.ply", "scan.xyz", "scan.csv"]
-        .iter()
-        .map(|name| (*name, std::fs::read(data(name)).unwrap()))
-        .collect();
+    let seeds: Vec<(&str, Vec<u8>)> = [
+        "scan_ascii.pcd",
+        "scan_binary.pcd",
+        "scan_compressed.pcd",
+        "scan_ascii.ply",
+        "scan_le.ply",
+        "scan_be.ply",
+        "scan.xyz",
+        "scan.csv",
+    ]
+    .iter()
+    .map(|name| (*name, std::fs::read(data(name)).unwrap()))
+    .collect();
     let others: Vec<Vec<u8>> = seeds.iter().map(|(_, bytes)| bytes.clone()).collect();
     let seconds: u64 = std::env::var("DUS_EDGE_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
     let seed: u64 = std::env::var("DUS_EDGE_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed);

@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use dus_box::render::{self, Layout, Scene, View, PANEL, TITLE};
 use dus_core::detector::{Detector, DusNet, Inspection};
 use dus_core::model::{Model, RuntimeConfig};
-use dus_box::render::{self, Layout, Scene, View, PANEL, TITLE};
 use dus_core::verdict::shown_regions;
 
 fn repo() -> &'static Path {
@@ -127,7 +127,8 @@ fn show_names_the_file_and_the_problem() {
     dus_core::cloud::write_heatmap(&nan, &[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0]], &[0.5, f32::NAN], 1.0).unwrap();
     let out = edge_tool(&["show", nan.to_str().unwrap(), "--png", dir.path().join("y.png").to_str().unwrap()]);
     assert!(text(&out).contains("nan.ply") && text(&out).contains("scalar_score is not finite"), "{}", text(&out));
-    let out = edge_tool(&["show", sample("good.pcd").to_str().unwrap(), "--png", dir.path().join("no/such/folder/z.png").to_str().unwrap()]);
+    let out =
+        edge_tool(&["show", sample("good.pcd").to_str().unwrap(), "--png", dir.path().join("no/such/folder/z.png").to_str().unwrap()]);
     assert!(!out.status.success() && text(&out).contains("z.png"), "{}", text(&out));
 }
 

@@ -40,7 +40,10 @@ fn raw(address: &str, request: &[u8]) -> (u16, Vec<u8>) {
     let _ = stream.write_all(request);
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response);
-    let end = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| panic!("no response head: {:?}", String::from_utf8_lossy(&response)));
+    let end = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head: {:?}", String::from_utf8_lossy(&response)));
     let status = String::from_utf8_lossy(&response[9..12]).parse().unwrap();
     (status, response[end + 4..].to_vec())
 }
@@ -94,7 +97,10 @@ fn the_page_counts_what_the_journal_holds_while_parts_are_decided() {
     assert_eq!((rows.len(), rejects), (5, 3), "{rows:#?}");
     assert_eq!((count(&page, "parts"), count(&page, "passes"), count(&page, "rejects")), (5, 2, 3));
     assert_eq!((count(&page, "faults"), count(&page, "fault-unreadable_scan")), (1, 1));
-    assert!(page.contains("<meta http-equiv=\"refresh\"") && page.contains("id=\"model\">bunny 1.0.0<") && page.contains("id=\"threshold\">"), "{page}");
+    assert!(
+        page.contains("<meta http-equiv=\"refresh\"") && page.contains("id=\"model\">bunny 1.0.0<") && page.contains("id=\"threshold\">"),
+        "{page}"
+    );
     assert!(page.contains("<td class=\"l\">up_net</td>"), "latency per stage: {page}");
     // The last 2 rejects, newest first: P-4 (a picture), then P-3 (a fault: no picture).
     let listed: Vec<&str> = page.split("part <b>").skip(2).map(|r| r.split('<').next().unwrap()).collect();
@@ -171,7 +177,11 @@ fn a_token_guards_every_request_when_one_is_set() {
 fn a_page_open_to_the_network_needs_a_private_token() {
     let secrets = tempfile::tempdir().unwrap();
     let edge_tool = |config: &Path| {
-        std::process::Command::new(support::EXE).args(["config", "check", "--config", config.to_str().unwrap()]).current_dir(repo()).output().unwrap()
+        std::process::Command::new(support::EXE)
+            .args(["config", "check", "--config", config.to_str().unwrap()])
+            .current_dir(repo())
+            .output()
+            .unwrap()
     };
     let (line, _) = web_box("listen = \"0.0.0.0:8080\"\n");
     let out = edge_tool(&line.config);

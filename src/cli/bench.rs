@@ -8,9 +8,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use dus_core::detector::millis;
 use super::{DetectorKind, RuntimeArgs, DEFAULT_MODEL};
 use dus_core::cloud;
+use dus_core::detector::millis;
 use dus_core::detector::Stage;
 use dus_core::grouping::farthest_point_sampling;
 
@@ -40,7 +40,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let base = cloud::read(&scan_path)?;
     let mut detector = super::detector(DetectorKind::DusNet, &args.model, &args.runtime.config())?;
     let groups = dus_core::model::Manifest::load(&args.model)?.grouping.groups;
-    println!("bench: {} resampled, median of {repeat} runs, {} threads for ONNX Runtime", scan_path.display(), args.runtime.config().threads);
+    println!(
+        "bench: {} resampled, median of {repeat} runs, {} threads for ONNX Runtime",
+        scan_path.display(),
+        args.runtime.config().threads
+    );
     let progress = super::progress_bar((args.sizes.len() * repeat) as u64, "inspections");
     for &size in &args.sizes {
         let cloud = base.resampled(size);
@@ -62,7 +66,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
         let line = match &args.fpsample_python {
             Some(python) => {
                 let theirs = fpsample_ms(python, cloud.points(), groups, repeat)?;
-                format!("{size:>7} points: FPS to {groups}: dus-edge {ours:.2} ms, fpsample bucket FPS {theirs:.2} ms (ratio {:.2}x)", theirs / ours)
+                format!(
+                    "{size:>7} points: FPS to {groups}: dus-edge {ours:.2} ms, fpsample bucket FPS {theirs:.2} ms (ratio {:.2}x)",
+                    theirs / ours
+                )
             }
             None => format!("{size:>7} points: FPS to {groups}: dus-edge {ours:.2} ms (pass --fpsample-python to compare)"),
         };

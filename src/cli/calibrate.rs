@@ -8,10 +8,10 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::{DetectorKind, RuntimeArgs, DEFAULT_MODEL};
-use dus_workstation::calibration::{default_margin, dus_net_leave_one_out_scores, leave_one_out_scores, threshold_for, FEW_SCORES};
 use dus_core::cloud;
 use dus_core::detector::{Detector, DusNet};
 use dus_core::model::{Manifest, Model};
+use dus_workstation::calibration::{default_margin, dus_net_leave_one_out_scores, leave_one_out_scores, threshold_for, FEW_SCORES};
 
 #[derive(Args)]
 pub struct CalibrateArgs {

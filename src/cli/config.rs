@@ -7,13 +7,15 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 
 use super::DEFAULT_CONFIG;
-use dus_box::config::{Config, SourceConfig, WebConfig};
+use dus_box::config::{Config, PublishConfig, SourceConfig, WebConfig};
+use dus_box::daemon::publish::Settings;
 use dus_box::daemon::web::Token;
 use dus_box::slots;
 
 #[derive(Subcommand)]
 pub enum ConfigCommand {
-    /// Check edge.toml: every key, the model root, the scan source, the status page's token.
+    /// Check edge.toml: every key, the model root, the scan source, the status page's token, the
+    /// MQTT publisher's files.
     Check(CheckArgs),
 }
 
@@ -31,11 +33,38 @@ pub fn run(command: ConfigCommand) -> Result<()> {
     println!("  model:    {}{}", model.dir.display(), model.fallback.as_deref().map(|f| format!(" (FALLBACK: {f})")).unwrap_or_default());
     println!("  source:   {}", source_line(&config.source.spec().map_err(anyhow::Error::msg)?));
     let a = &config.actuator;
-    println!("  actuator: {:?} line {} active-{} pulse {} ms after {} ms", a.kind, a.line, if a.active_high { "high" } else { "low" }, a.pulse_ms, a.delay_ms);
+    println!(
+        "  actuator: {:?} line {} active-{} pulse {} ms after {} ms",
+        a.kind,
+        a.line,
+        if a.active_high { "high" } else { "low" },
+        a.pulse_ms,
+        a.delay_ms
+    );
     println!("  line:     deadline {} ms, queue {}", config.line.deadline_ms, config.line.queue);
-    println!("  journal:  {} (heatmaps {}, {} MiB)", config.journal.path.display(), config.journal.heatmaps.display(), config.journal.heatmap_budget_mb);
+    println!(
+        "  journal:  {} (heatmaps {}, {} MiB)",
+        config.journal.path.display(),
+        config.journal.heatmaps.display(),
+        config.journal.heatmap_budget_mb
+    );
     println!("  web:      {}", web_line(&config.web)?);
+    println!("  publish:  {}", publish_line(&config.publish)?);
     Ok(())
+}
+
+/// The MQTT publisher's line; a password, CA or client file the daemon would refuse is an error here too.
+fn publish_line(publish: &PublishConfig) -> Result<String> {
+    if publish.host.is_none() {
+        return Ok("off".to_string());
+    }
+    let settings = Settings::load(publish).map_err(anyhow::Error::msg)?;
+    let tls = if settings.tls { "TLS" } else { "no TLS" };
+    let user = publish.username.as_deref().map_or("no user name".to_string(), |u| format!("user {u}"));
+    Ok(format!(
+        "mqtt://{} ({tls}, {user}), topics {}, backlog up to {} rows",
+        settings.address, settings.topics.decision, publish.max_backlog
+    ))
 }
 
 /// The status page's line; a token file the daemon would refuse is an error here too.
@@ -61,6 +90,8 @@ fn source_line(source: &SourceConfig) -> String {
             let state = if port.exists() { "present" } else { "absent now: the daemon waits for it" };
             format!("serial {} ({state}) at {baud} baud, frames up to {max_points} points", port.display())
         }
-        SourceConfig::Replay { scans, interval_ms, parts } => format!("replay of {} files every {interval_ms} ms, {parts} parts", scans.len()),
+        SourceConfig::Replay { scans, interval_ms, parts } => {
+            format!("replay of {} files every {interval_ms} ms, {parts} parts", scans.len())
+        }
     }
 }

@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::{DetectorKind, RuntimeArgs};
 use dus_core::cloud::{self, Cloud};
-use dus_workstation::dataset::{self, Category};
 use dus_core::detector::Detector;
+use dus_workstation::dataset::{self, Category};
 use dus_workstation::metrics::{auroc, average_precision, min_max_normalise};
 
 #[derive(Args)]
@@ -170,8 +170,8 @@ fn labelled_scan(scan: &Path, ground_truth: Option<&Path>) -> Result<(Cloud, Vec
     if truth.points.len() == cloud.len() && cloud.skipped() == 0 {
         return Ok((cloud, truth.labels));
     }
-    let gt_cloud = Cloud::from_points(truth.points.iter().copied())
-        .map_err(|problem| cloud::CloudError { path: gt_path.to_path_buf(), problem })?;
+    let gt_cloud =
+        Cloud::from_points(truth.points.iter().copied()).map_err(|problem| cloud::CloudError { path: gt_path.to_path_buf(), problem })?;
     if gt_cloud.skipped() > 0 {
         anyhow::bail!("{}: ground truth has non-finite points", gt_path.display());
     }
@@ -214,7 +214,10 @@ fn print_table(rows: &[Row]) {
     for r in rows {
         let [o_auroc, p_auroc, o_aupr, p_aupr] = r.metrics();
         let (rejected, caught) = (ratio(r.decisions, |d| (d.false_rejects, d.good)), ratio(r.decisions, |d| (d.caught, d.defective)));
-        println!("{:<12} {:<10} {o_auroc:>8.3} {p_auroc:>8.3} {o_aupr:>8.3} {p_aupr:>8.3} {rejected:>13} {caught:>9}", r.category, r.detector);
+        println!(
+            "{:<12} {:<10} {o_auroc:>8.3} {p_auroc:>8.3} {o_aupr:>8.3} {p_aupr:>8.3} {rejected:>13} {caught:>9}",
+            r.category, r.detector
+        );
     }
     println!("false-reject: good scans rejected at the model's threshold; caught: defective scans rejected");
 }

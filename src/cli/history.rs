@@ -9,8 +9,8 @@ use clap::Args;
 
 use super::DEFAULT_CONFIG;
 use dus_box::config::Config;
-use dus_box::daemon::{decision, table};
 use dus_box::daemon::journal::{Journal, Query};
+use dus_box::daemon::{decision, table};
 
 #[derive(Args)]
 pub struct HistoryArgs {
@@ -52,7 +52,8 @@ pub fn run(args: HistoryArgs) -> Result<()> {
     anyhow::ensure!(path.is_file(), "{}: no journal here (has the daemon run?)", path.display());
     let since = args.since.map(|d| decision::now().1 - d.as_millis() as i64);
     let limit = if args.stats || args.csv { args.limit } else { Some(args.limit.unwrap_or(50)) };
-    let decisions = Journal::read_only(&path)?.query(&Query { rejects_only: args.rejects, since_unix_ms: since, limit, missed_only: args.missed })?;
+    let decisions =
+        Journal::read_only(&path)?.query(&Query { rejects_only: args.rejects, since_unix_ms: since, limit, missed_only: args.missed })?;
     if args.stats {
         print!("{}", decision::summarize(&decisions));
     } else if args.csv {

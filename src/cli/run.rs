@@ -60,7 +60,11 @@ fn demo_config() -> Result<Config> {
     config.journal.path = dir.join("journal.db");
     config.journal.heatmaps = dir.join("heatmaps");
     config.daemon.pid_file = dir.join("daemon.pid");
-    println!("demo: a good part, a defective part and a scan cut off in transfer, through {} (journal, heatmaps and pulses in {})", model.display(), dir.display());
+    println!(
+        "demo: a good part, a defective part and a scan cut off in transfer, through {} (journal, heatmaps and pulses in {})",
+        model.display(),
+        dir.display()
+    );
     Ok(config)
 }
 

@@ -83,7 +83,6 @@ impl Report {
     }
 }
 
-
 pub fn run(args: ScoreArgs) -> Result<()> {
     let mut detector = super::detector(args.detector, &args.model, &args.runtime.config())?;
     let several = args.scans.len() > 1;

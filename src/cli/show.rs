@@ -8,9 +8,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use super::{DetectorKind, RuntimeArgs, DEFAULT_MODEL};
+use dus_box::render::{self, Scene};
 use dus_core::cloud;
 use dus_core::model::Manifest;
-use dus_box::render::{self, Scene};
 use dus_core::scoring::object_score;
 
 #[derive(Args)]
@@ -73,5 +73,11 @@ fn from_scan(args: &ShowArgs) -> Result<Scored> {
     let mut detector = super::detector(DetectorKind::DusNet, &dir, &args.runtime.config())?;
     let inspection = detector.inspect(&cloud).with_context(|| format!("{}", args.input.display()))?;
     let model = Manifest::load(&dir)?.model.label();
-    Ok(Scored { cloud, scores: inspection.point_scores, threshold: inspection.threshold, object_score: Some(inspection.object_score), model })
+    Ok(Scored {
+        cloud,
+        scores: inspection.point_scores,
+        threshold: inspection.threshold,
+        object_score: Some(inspection.object_score),
+        model,
+    })
 }

@@ -39,7 +39,10 @@ pub fn run(args: VerifyArgs) -> Result<()> {
             // Without a box's configuration nothing can accept it: a production box refuses it.
             return Err(bundle::Error::new(
                 Kind::BadSignature,
-                format!("{}: unsigned bundle: a box installs it only with allow_unsigned = true (signer not checked: no --config)", args.bundle.display()),
+                format!(
+                    "{}: unsigned bundle: a box installs it only with allow_unsigned = true (signer not checked: no --config)",
+                    args.bundle.display()
+                ),
             )
             .into());
         }

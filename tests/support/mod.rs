@@ -3,6 +3,7 @@
 //! and the simulated actuator's pulse record read back.
 #![allow(dead_code)] // each test file uses its own part of this module
 
+pub mod mqtt;
 pub mod pty;
 
 use std::path::{Path, PathBuf};
@@ -60,7 +61,10 @@ impl LineBox {
 
     /// Starts `edge-tool run --config`, its log going to `daemon-<n>.log`.
     pub fn start(&self) -> Daemon {
-        let n = std::fs::read_dir(self.dir.path()).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("daemon-")).count();
+        let n = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("daemon-"))
+            .count();
         let log = self.path(&format!("daemon-{n}.log"));
         let out = std::fs::File::create(&log).unwrap();
         let child = Command::new(EXE)

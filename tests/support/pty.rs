@@ -17,8 +17,7 @@ pub struct Pty {
 impl Pty {
     pub fn open() -> Pty {
         let (mut master, mut slave): (RawFd, RawFd) = (-1, -1);
-        let opened =
-            unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+        let opened = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
         assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
         let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
         // openpty's descriptors are inherited by children unless marked: a daemon started by the
@@ -59,4 +58,3 @@ pub fn point_port_at(link: &Path, pty: &Pty) {
     let _ = std::fs::remove_file(link);
     std::os::unix::fs::symlink(&pty.slave_path, link).unwrap();
 }
-

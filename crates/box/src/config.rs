@@ -1,7 +1,8 @@
 //! The box's configuration file (`edge.toml`): one TOML file, validated at start, every error
 //! naming the key and the problem. Sections: `[runtime]` (ONNX Runtime), `[models]` (where model
 //! slots live and which bundle signers are trusted), `[daemon]` (the line daemon's process files),
-//! and the line daemon's `[line]`, `[source]`, `[actuator]`, `[journal]`, `[metrics]`, `[web]`.
+//! and the line daemon's `[line]`, `[source]`, `[actuator]`, `[journal]`, `[metrics]`, `[web]`,
+//! `[publish]`.
 //! `edge.example.toml` at the top of the repository is the commented example.
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ pub struct Config {
     pub journal: JournalConfig,
     pub metrics: MetricsConfig,
     pub web: WebConfig,
+    pub publish: PublishConfig,
 }
 
 /// Where models live on the box and whom to trust for new ones.
@@ -163,8 +165,13 @@ impl SourceSection {
             SourceKind::Serial => SourceConfig::Serial {
                 port: self.port.clone().ok_or_else(|| required("port"))?,
                 baud: bounded("source.baud", self.baud.unwrap_or(921_600).into(), 300, 12_000_000, "baud")? as u32,
-                max_points: bounded("source.max_points", self.max_points.unwrap_or(2_000_000).into(), 1, dus_core::cloud::MAX_POINTS as u64, "points")?
-                    as u32,
+                max_points: bounded(
+                    "source.max_points",
+                    self.max_points.unwrap_or(2_000_000).into(),
+                    1,
+                    dus_core::cloud::MAX_POINTS as u64,
+                    "points",
+                )? as u32,
             },
             SourceKind::Replay => SourceConfig::Replay {
                 scans: self.scans.clone().filter(|s| !s.is_empty()).ok_or_else(|| required("scans (at least one file)"))?,
@@ -281,6 +288,139 @@ impl WebConfig {
     }
 }
 
+/// Publishing every decision to an MQTT broker (`src/daemon/publish.rs`, `docs/publishing.md`),
+/// off unless `host` is set. The journal is the outbox: rows wait there while the broker is away.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PublishConfig {
+    pub host: Option<String>,
+    /// Default 1883, or 8883 with `ca_file` (TLS).
+    pub port: Option<u16>,
+    /// This box's name in the topics (`<topic_prefix>/<box>/...`); default: the host name.
+    #[serde(rename = "box")]
+    pub box_name: Option<String>,
+    /// Default: the box's name. Two boxes with one client id throw each other off the broker.
+    pub client_id: Option<String>,
+    /// One or more topic levels in front of the box's name.
+    pub topic_prefix: String,
+    pub username: Option<String>,
+    /// A private file (no group or other permissions) holding the password on its first line.
+    pub password_file: Option<PathBuf>,
+    /// PEM CA certificate(s) the broker's certificate must chain to; setting it turns TLS on.
+    pub ca_file: Option<PathBuf>,
+    /// PEM certificate and private key for brokers that want clients to authenticate by TLS.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    /// Unpublished rows kept in the outbox; beyond it the oldest stay in the journal but are not
+    /// published (counted in `dus_edge_publish_skipped_total`, logged once per episode).
+    pub max_backlog: u64,
+    /// MQTT keep-alive: how soon a dead connection is noticed (and the broker sends the last will).
+    pub keep_alive_s: u64,
+}
+
+impl Default for PublishConfig {
+    fn default() -> Self {
+        PublishConfig {
+            host: None,
+            port: None,
+            box_name: None,
+            client_id: None,
+            topic_prefix: "dus-edge".into(),
+            username: None,
+            password_file: None,
+            ca_file: None,
+            client_cert: None,
+            client_key: None,
+            max_backlog: 100_000,
+            keep_alive_s: 15,
+        }
+    }
+}
+
+impl PublishConfig {
+    /// The box's name: `box`, or this machine's host name.
+    pub fn box_name(&self) -> String {
+        self.box_name.clone().unwrap_or_else(host_name)
+    }
+
+    pub fn client_id(&self) -> String {
+        self.client_id.clone().unwrap_or_else(|| self.box_name())
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(if self.ca_file.is_some() { 8883 } else { 1883 })
+    }
+
+    /// The rules of a `[publish]` that is on; the files it names are read by the publisher (and
+    /// `config check`), which name them in their errors.
+    fn check(&self) -> Result<(), String> {
+        let Some(host) = &self.host else { return Ok(()) };
+        if host.trim().is_empty() || host.contains(char::is_whitespace) {
+            return Err(format!("publish.host = {host:?} is not a host name or address"));
+        }
+        within("publish.port", self.port().into(), 1, 65_535, "")?;
+        within("publish.max_backlog", self.max_backlog, 1, 100_000_000, "rows")?;
+        within("publish.keep_alive_s", self.keep_alive_s, 5, 3600, "s")?;
+        topic_levels("publish.topic_prefix", &self.topic_prefix, true)?;
+        topic_levels("publish.box", &self.box_name(), false)?;
+        let id = self.client_id();
+        if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+            return Err(format!("publish.client_id = {id:?}: 1 to 128 printable characters"));
+        }
+        match (&self.username, &self.password_file, &self.client_cert, &self.client_key) {
+            (None, Some(_), _, _) => Err("publish.password_file needs publish.username".to_string()),
+            (_, _, Some(_), None) => Err("publish.client_cert needs publish.client_key".to_string()),
+            (_, _, None, Some(_)) => Err("publish.client_key needs publish.client_cert".to_string()),
+            (_, _, Some(_), Some(_)) if self.ca_file.is_none() => Err("publish.client_cert needs publish.ca_file (TLS)".to_string()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `text` as MQTT topic levels: no wildcards, no empty level; `several` allows `/` between levels.
+fn topic_levels(key: &str, text: &str, several: bool) -> Result<(), String> {
+    let bad = text.is_empty()
+        || text.len() > 200
+        || text.split('/').any(str::is_empty)
+        || text.chars().any(|c| c == '+' || c == '#' || c.is_control())
+        || (!several && text.contains('/'));
+    match bad {
+        true => Err(format!(
+            "{key} = {text:?}: one{} topic level of printable characters without + # or empty levels",
+            if several { " or more" } else { "" }
+        )),
+        false => Ok(()),
+    }
+}
+
+/// This machine's host name ("dus-edge" if it has none).
+fn host_name() -> String {
+    let mut buffer = [0u8; 256];
+    // SAFETY: gethostname(2) writes at most the buffer's length into it.
+    let ok = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) } == 0;
+    let name = String::from_utf8_lossy(buffer.split(|&b| b == 0).next().unwrap_or_default()).into_owned();
+    if ok && !name.is_empty() {
+        name
+    } else {
+        "dus-edge".into()
+    }
+}
+
+/// The text of a secret file (`key` names the setting): a private regular file of at most 4 KiB,
+/// with no group or other permissions, so that a secret on the box is not readable by everyone.
+pub fn read_private(key: &str, path: &Path) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let fail = |problem: String| format!("{key} = {}: {problem}", path.display());
+    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    if !meta.is_file() || meta.len() > 4096 {
+        return Err(fail("not a regular file of at most 4 KiB".into()));
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(fail(format!("other users may read it (mode {:o}); chmod 600 it", meta.permissions().mode() & 0o777)));
+    }
+    std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{path}: cannot read: {source}")]
@@ -317,6 +457,7 @@ impl Config {
             within("runtime.threads", self.runtime.threads as u64, 1, 1024, "threads"),
             within("web.rejects", self.web.rejects as u64, 1, 100, "rejects"),
             self.web.check_exposure(),
+            self.publish.check(),
             self.runtime.check_providers(),
             self.models.check_keys(),
             not_a_folder("journal.path", &journal.path),
@@ -401,6 +542,12 @@ mod tests {
             ("[web]\nlisten = \"0.0.0.0:8080\"\n", "web.token_file"),
             ("[web]\nlisten = \"192.168.1.20:8080\"\n", "web.token_file"),
             ("[web]\nrejects = 0\n", "web.rejects"),
+            ("[publish]\nhost = \"broker\"\ntopic_prefix = \"plant/#\"\n", "publish.topic_prefix"),
+            ("[publish]\nhost = \"broker\"\nbox = \"line/3\"\n", "publish.box"),
+            ("[publish]\nhost = \"broker\"\nbox = \"a\"\npassword_file = \"/etc/p\"\n", "publish.password_file needs publish.username"),
+            ("[publish]\nhost = \"broker\"\nbox = \"a\"\nca_file = \"/ca\"\nclient_cert = \"/c\"\n", "publish.client_key"),
+            ("[publish]\nhost = \"broker\"\nbox = \"a\"\nmax_backlog = 0\n", "publish.max_backlog"),
+            ("[publish]\nhost = \"broker\"\nbox = \"a\"\nqos = 0\n", "qos"),
             ("[source]\nkind = \"replay\"\nscans = []\n", "source.scans"),
             ("[source]\nkind = \"serial\"\n", "source.port is required"),
             ("[source]\nkind = \"spool\"\nport = \"/dev/ttyUSB0\"\n", "source.port does not apply"),
@@ -419,6 +566,7 @@ mod tests {
         let config = Config::load(&path).unwrap();
         assert!(matches!(config.source.spec(), Ok(SourceConfig::Spool { settle_ms: 500, .. })));
         assert_eq!(config.actuator.kind, ActuatorKind::GpioCdev);
+        assert_eq!((config.publish.port(), config.publish.client_id().as_str()), (8883, "line-3-box-a"));
     }
 
     #[test]

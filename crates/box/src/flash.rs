@@ -6,13 +6,13 @@
 use std::path::Path;
 
 use crate::bundle::{self, Error, Golden, Inspected, Kind, Limits, Signer, Trust};
-use dus_core::cloud;
 use crate::config::Config;
 use crate::control::{self, Reload};
 use crate::durable;
+use crate::slots::{self, InstallRecord, Slot, SmokeTest};
+use dus_core::cloud;
 use dus_core::detector::{Detector, DusNet};
 use dus_core::model::{Model, RuntimeConfig};
-use crate::slots::{self, InstallRecord, Slot, SmokeTest};
 use dus_core::verdict::Verdict;
 
 /// Test hook: the process SIGKILLs itself right after the step of this name.
@@ -151,9 +151,9 @@ pub struct Outcome {
 fn lock(root: &Path) -> Result<durable::Lock, Error> {
     durable::create_dir_all(&root.join(slots::SLOTS)).map_err(|e| Error::io("cannot create the model folder", root, e))?;
     let path = root.join(".flash.lock");
-    durable::Lock::try_acquire(&path).map_err(|e| Error::io("cannot open", &path, e))?.ok_or_else(|| {
-        Error::new(Kind::Io, format!("another flash or rollback is running on {} (wait for it to finish)", root.display()))
-    })
+    durable::Lock::try_acquire(&path)
+        .map_err(|e| Error::io("cannot open", &path, e))?
+        .ok_or_else(|| Error::new(Kind::Io, format!("another flash or rollback is running on {} (wait for it to finish)", root.display())))
 }
 
 fn remove_if_present(path: &Path) -> Result<(), Error> {

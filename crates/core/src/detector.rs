@@ -331,13 +331,7 @@ impl DusNet {
 }
 
 /// Point scores in scan units, averaged over the noise draws' reconstructions.
-fn mean_scores(
-    scan: &[[f32; 3]],
-    reconstructions: Vec<Vec<[f32; 3]>>,
-    complete: &Normality,
-    rule: &ScoringRule,
-    scale: f32,
-) -> Vec<f32> {
+fn mean_scores(scan: &[[f32; 3]], reconstructions: Vec<Vec<[f32; 3]>>, complete: &Normality, rule: &ScoringRule, scale: f32) -> Vec<f32> {
     let mut total = vec![0.0f32; scan.len()];
     let draws = reconstructions.len().max(1) as f32;
     for reconstruction in reconstructions {

@@ -6,9 +6,9 @@
 //! so the Python reference picks the same points.
 
 use rand::SeedableRng;
-use rayon::prelude::*;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
+use rayon::prelude::*;
 
 use crate::spatial::PointIndex;
 
@@ -207,8 +207,7 @@ impl Patches {
             .into_par_iter()
             .map(|pass| {
                 let start = pass * points.len() / passes;
-                let centers: Vec<[f32; 3]> =
-                    farthest_point_sampling_from(points, groups, start).into_iter().map(|i| points[i]).collect();
+                let centers: Vec<[f32; 3]> = farthest_point_sampling_from(points, groups, start).into_iter().map(|i| points[i]).collect();
                 let neighbours = nearest_in(&index, &centers, group_size)
                     .into_iter()
                     .map(|group| group.into_iter().map(|i| points[i]).collect())
@@ -332,10 +331,12 @@ mod tests {
     }
 
     fn scattered(n: usize) -> Vec<[f32; 3]> {
-        (0..n).map(|i| {
-            let t = i as f32;
-            [(t * 0.37).sin() * 10.0, (t * 0.11).cos() * 7.0, ((t * 0.05).sin() * 3.0).round()]
-        }).collect()
+        (0..n)
+            .map(|i| {
+                let t = i as f32;
+                [(t * 0.37).sin() * 10.0, (t * 0.11).cos() * 7.0, ((t * 0.05).sin() * 3.0).round()]
+            })
+            .collect()
     }
 
     #[test]
@@ -404,12 +405,9 @@ mod tests {
         let noise = NoiseLevels { alpha: 0.5, beta: 0.0 };
         assert_eq!(patches.noisy(noise, 3), patches.noisy(noise, 3));
         let (centers, _) = patches.noisy(noise, 3);
-        let spread: f32 = centers
-            .chunks(3)
-            .zip(&patches.centers)
-            .map(|(n, c)| (0..3).map(|k| (n[k] - c[k]).powi(2)).sum::<f32>())
-            .sum::<f32>()
-            / (3.0 * 256.0);
+        let spread: f32 =
+            centers.chunks(3).zip(&patches.centers).map(|(n, c)| (0..3).map(|k| (n[k] - c[k]).powi(2)).sum::<f32>()).sum::<f32>()
+                / (3.0 * 256.0);
         assert!((spread.sqrt() - 0.5).abs() < 0.05, "alpha 0.5 gave a standard deviation of {}", spread.sqrt());
     }
 

@@ -45,10 +45,7 @@ impl Pose {
 
     /// `self` after `first`.
     fn after(&self, first: &Pose) -> Pose {
-        Pose {
-            rotation: self.rotation * first.rotation,
-            translation: self.rotation * first.translation + self.translation,
-        }
+        Pose { rotation: self.rotation * first.rotation, translation: self.rotation * first.translation + self.translation }
     }
 
     /// Rotation angle in degrees, for reports.
@@ -87,10 +84,7 @@ impl Reference {
     /// iteration keeps exactly the pairs of the one before. Its motion was then fitted to these
     /// very pairs, so every later step is the identity (to rounding): stopping changes nothing.
     fn register_counting(&self, scan: &[[f32; 3]]) -> (Pose, usize) {
-        let sample: Vec<[f64; 3]> = stride_indices(scan.len(), ICP_SAMPLE)
-            .into_iter()
-            .map(|i| scan[i].map(f64::from))
-            .collect();
+        let sample: Vec<[f64; 3]> = stride_indices(scan.len(), ICP_SAMPLE).into_iter().map(|i| scan[i].map(f64::from)).collect();
         let start = centroid(&sample);
         let mut pose = Pose::identity();
         pose.translation = Vector3::from(self.centroid) - Vector3::from(start);
@@ -188,8 +182,7 @@ mod tests {
             rotation: *nalgebra::Rotation3::from_euler_angles(0.02, -0.015, 0.025).matrix(),
             translation: Vector3::new(1.0, -0.8, 0.5),
         };
-        let scan: Vec<[f32; 3]> =
-            reference.iter().map(|p| motion.apply(&p.map(f64::from)).map(|c| c as f32)).collect();
+        let scan: Vec<[f32; 3]> = reference.iter().map(|p| motion.apply(&p.map(f64::from)).map(|c| c as f32)).collect();
         let pose = Reference::new(&reference).register(&scan);
         let worst = scan
             .iter()
@@ -206,7 +199,10 @@ mod tests {
     #[test]
     fn icp_stops_once_its_pairs_repeat_and_the_pose_is_the_full_runs() {
         let reference = lumpy_part(4000);
-        let motion = Pose { rotation: *nalgebra::Rotation3::from_euler_angles(0.01, 0.0, -0.01).matrix(), translation: Vector3::new(0.3, 0.2, -0.1) };
+        let motion = Pose {
+            rotation: *nalgebra::Rotation3::from_euler_angles(0.01, 0.0, -0.01).matrix(),
+            translation: Vector3::new(0.3, 0.2, -0.1),
+        };
         let scan: Vec<[f32; 3]> = reference.iter().step_by(2).map(|p| motion.apply(&p.map(f64::from)).map(|c| c as f32)).collect();
         let target = Reference::new(&reference);
         let (pose, iterations) = target.register_counting(&scan);

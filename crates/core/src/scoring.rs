@@ -235,8 +235,7 @@ fn surface_scores(scan: &[[f32; 3]], normality: &Normality, complete: &Normality
     let scan_index = PointIndex::<f32>::new(scan);
     // Two neighbours at least: the nearest other point gives the scan spacing.
     let k = rule.smoothing.max(2);
-    let neighbours: Vec<Vec<usize>> =
-        scan.par_iter().map(|p| scan_index.nearest_k(p, k).into_iter().map(|n| n.index).collect()).collect();
+    let neighbours: Vec<Vec<usize>> = scan.par_iter().map(|p| scan_index.nearest_k(p, k).into_iter().map(|n| n.index).collect()).collect();
     let smoothing = rule.smoothing.max(1);
     let mut scores: Vec<f32> = neighbours
         .par_iter()
@@ -443,8 +442,7 @@ mod tests {
 
     #[test]
     fn two_way_scoring_sees_a_hole_at_its_rim() {
-        let scan: Vec<[f32; 3]> =
-            plane(20).into_iter().filter(|p| !((8.0..13.0).contains(&p[0]) && (8.0..13.0).contains(&p[1]))).collect();
+        let scan: Vec<[f32; 3]> = plane(20).into_iter().filter(|p| !((8.0..13.0).contains(&p[0]) && (8.0..13.0).contains(&p[1]))).collect();
         assert_eq!(object_score(&scores(&scan, plane(20), &PAPER), 1), 0.0, "input-to-reconstruction distance cannot see missing material");
         let two_way = ScoringRule::Paper { two_way: true, weighting: false };
         assert_eq!(object_score(&scores(&scan, plane(20), &two_way), 1), 3.0, "the hole's center is 3 units from its rim");

@@ -86,7 +86,12 @@ impl Actuator for Simulated {
         let unix_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         let c = self.config.clone();
         let pulse = Pulse { part: part.to_string(), line: c.line, active_high: c.active_high, length_ms: c.pulse_ms, unix_ms };
-        log::info!("simulated reject pulse: part {part}, line {} {} for {} ms", c.line, if c.active_high { "high" } else { "low" }, c.pulse_ms);
+        log::info!(
+            "simulated reject pulse: part {part}, line {} {} for {} ms",
+            c.line,
+            if c.active_high { "high" } else { "low" },
+            c.pulse_ms
+        );
         std::thread::sleep(Duration::from_millis(c.pulse_ms));
         self.append(&pulse).map_err(|source| ActuatorError::Record { path: c.record.unwrap_or_default(), source })?;
         self.recorded.lock().unwrap_or_else(|p| p.into_inner()).push(pulse);
@@ -119,7 +124,8 @@ mod rpi {
 
     pub fn open(config: &ActuatorConfig) -> Result<Box<dyn Actuator>, ActuatorError> {
         let gpio = |e: rppal::gpio::Error| ActuatorError::Gpio { line: config.line, message: e.to_string() };
-        let line = u8::try_from(config.line).map_err(|_| ActuatorError::Gpio { line: config.line, message: "not a BCM pin number".into() })?;
+        let line =
+            u8::try_from(config.line).map_err(|_| ActuatorError::Gpio { line: config.line, message: "not a BCM pin number".into() })?;
         let mut pin = rppal::gpio::Gpio::new().map_err(gpio)?.get(line).map_err(gpio)?.into_output();
         pin.write(level(config.active_high, false));
         Ok(Box::new(Rppal { config: config.clone(), pin }))
@@ -174,7 +180,8 @@ mod cdev {
         if !config.active_high {
             builder.as_active_low();
         }
-        let request = builder.request().map_err(|e| ActuatorError::Gpio { line: config.line, message: format!("{}: {e}", config.chip.display()) })?;
+        let request =
+            builder.request().map_err(|e| ActuatorError::Gpio { line: config.line, message: format!("{}: {e}", config.chip.display()) })?;
         Ok(Box::new(Cdev { config: config.clone(), request }))
     }
 
@@ -210,7 +217,8 @@ mod tests {
     fn simulated_pulses_are_recorded_in_memory_and_on_disk() {
         let dir = tempfile::tempdir().unwrap();
         let record = dir.path().join("pulses.jsonl");
-        let config = ActuatorConfig { line: 23, active_high: false, pulse_ms: 5, record: Some(record.clone()), ..ActuatorConfig::default() };
+        let config =
+            ActuatorConfig { line: 23, active_high: false, pulse_ms: 5, record: Some(record.clone()), ..ActuatorConfig::default() };
         let recorded = Arc::new(Mutex::new(Vec::new()));
         let mut actuator = open(&config, recorded.clone()).unwrap();
         actuator.pulse("part-7").unwrap();

@@ -112,7 +112,10 @@ impl PulseState {
 
     /// The state a journal column holds; unknown text reads as `Unrecorded`.
     pub fn parse(text: &str) -> PulseState {
-        [PulseState::Fired, PulseState::Missed, PulseState::Failed].into_iter().find(|p| p.as_str() == text).unwrap_or(PulseState::Unrecorded)
+        [PulseState::Fired, PulseState::Missed, PulseState::Failed]
+            .into_iter()
+            .find(|p| p.as_str() == text)
+            .unwrap_or(PulseState::Unrecorded)
     }
 }
 
@@ -226,8 +229,20 @@ impl Stats {
 /// The text `history --stats` prints.
 impl std::fmt::Display for Stats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let faults = if self.faults.is_empty() { "none".to_string() } else { self.faults.iter().map(|(k, n)| format!("{} {n}", k.words())).collect::<Vec<_>>().join(", ") };
-        writeln!(f, "{} parts from {} to {}: {} pass, {} reject; faults: {faults}", self.parts, self.first, self.last, self.passes(), self.rejects)?;
+        let faults = if self.faults.is_empty() {
+            "none".to_string()
+        } else {
+            self.faults.iter().map(|(k, n)| format!("{} {n}", k.words())).collect::<Vec<_>>().join(", ")
+        };
+        writeln!(
+            f,
+            "{} parts from {} to {}: {} pass, {} reject; faults: {faults}",
+            self.parts,
+            self.first,
+            self.last,
+            self.passes(),
+            self.rejects
+        )?;
         if self.unfired > 0 {
             writeln!(f, "{} reject pulses not fired (missed or failed): see history --missed", self.unfired)?;
         }

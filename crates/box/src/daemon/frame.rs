@@ -191,8 +191,7 @@ impl Decoder {
             Head::Readable(header) => header,
         };
         if header.count > self.max_points {
-            let reason =
-                format!("the frame claims {} points, more than the limit of {}", header.count, self.max_points);
+            let reason = format!("the frame claims {} points, more than the limit of {}", header.count, self.max_points);
             return Some(self.reject(header.len, header.part, reason));
         }
         let Some(frame_len) = frame_len(&header) else {
@@ -401,12 +400,7 @@ mod tests {
         bytes.extend(encode("b", &cloud(3)));
         assert_eq!(
             decode(&bytes),
-            vec![
-                Event::Garbage { bytes: 11 },
-                frame("a", cloud(2)),
-                Event::Garbage { bytes: 10 },
-                frame("b", cloud(3)),
-            ]
+            vec![Event::Garbage { bytes: 11 }, frame("a", cloud(2)), Event::Garbage { bytes: 10 }, frame("b", cloud(3)),]
         );
     }
 
@@ -480,12 +474,9 @@ mod tests {
     #[test]
     fn part_ids_that_are_empty_too_long_or_not_printable_are_unreadable() {
         let long = [b'x'; MAX_PART_LEN + 1];
-        for (id, expected) in [
-            (&b""[..], "length 0"),
-            (&long[..], "length 65"),
-            (&b"\xff\xfe"[..], "not UTF-8"),
-            (&b"P-1\n"[..], "control"),
-        ] {
+        for (id, expected) in
+            [(&b""[..], "length 0"), (&long[..], "length 65"), (&b"\xff\xfe"[..], "not UTF-8"), (&b"P-1\n"[..], "control")]
+        {
             let events = decode(&[raw_frame(VERSION, id, 0, &[]), encode("good", &cloud(1))].concat());
             match &events[0] {
                 Event::Unreadable { reason } => assert!(reason.contains(expected), "{reason}"),

@@ -5,9 +5,9 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
 
+use crate::render::{self, Scene};
 use dus_core::cloud::heatmap::colour_scale;
 use dus_core::detector::Inspection;
-use crate::render::{self, Scene};
 
 /// The kinds of file kept per part.
 const EXTENSIONS: [&str; 2] = ["ply", "png"];

@@ -185,7 +185,9 @@ fn read_head(stream: &mut TcpStream) -> Result<Request, u16> {
     let text = std::str::from_utf8(&head[..end]).map_err(|_| 400u16)?;
     let mut lines = text.split("\r\n");
     let mut first = lines.next().unwrap_or_default().split(' ');
-    let (Some(method), Some(target), Some(version), None) = (first.next(), first.next(), first.next(), first.next()) else { return Err(400) };
+    let (Some(method), Some(target), Some(version), None) = (first.next(), first.next(), first.next(), first.next()) else {
+        return Err(400);
+    };
     if !version.starts_with("HTTP/1.") || !target.starts_with('/') || method.is_empty() {
         return Err(400);
     }

@@ -8,8 +8,13 @@
 //! Schema 2 (`PRAGMA user_version`): `decisions` also records each fault's kind and each reject's
 //! pulse, and `taken`
 //! holds the parts taken from the source and not decided yet: a row there at start means the
-//! daemon died reading or inspecting that part. A schema-1 journal (no user_version) is migrated
-//! when the daemon opens it; `history` reads both.
+//! daemon died reading or inspecting that part. A schema-1 journal (no user_version) or a
+//! schema-2 one is migrated when the daemon opens it; `history` reads all three.
+//!
+//! Schema 3 adds the MQTT outbox (`src/daemon/publish.rs`): `decisions.published` is NULL while
+//! the row waits to be published, the unix ms of the broker's PUBACK once it was, and 0 for a row
+//! left unpublished because the outbox passed `[publish] max_backlog`. A partial index keeps the
+//! waiting rows cheap to find however long the journal grows.
 
 use std::path::{Path, PathBuf};
 
@@ -29,7 +34,7 @@ pub enum JournalError {
 }
 
 /// The schema this code writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Where a taken, undecided part is: after a crash, `Reading` and `Inspecting` name the scan that
 /// may have killed the daemon; a `Queued` one was read fine and waited its turn.
@@ -103,6 +108,21 @@ CREATE TABLE taken (id INTEGER PRIMARY KEY, part TEXT NOT NULL, origin TEXT NOT 
 PRAGMA user_version = 2;
 ";
 
+/// From schema 2 to 3: the outbox marker. Rows written before it wait to be published like new
+/// ones (bounded by `[publish] max_backlog` once publishing is on).
+const MIGRATE_TO_3: &str = "
+ALTER TABLE decisions ADD COLUMN published INTEGER;
+CREATE INDEX decisions_outbox ON decisions (id) WHERE published IS NULL;
+PRAGMA user_version = 3;
+";
+
+/// `published` of a row the outbox gave up on (beyond `max_backlog`).
+const SKIPPED: i64 = 0;
+
+/// The columns [`row_decision`] reads, in its order.
+const DECISION_COLUMNS: &str =
+    "part, origin, time, unix_ms, action, reason, fault, object_score, threshold, model, stages_ms, total_ms, heatmap, pulse, pulse_unix_ms, fault_kind";
+
 /// Which rows `history` wants.
 #[derive(Debug, Clone, Default)]
 pub struct Query {
@@ -121,11 +141,24 @@ impl Journal {
         }
         let mut journal = Journal::connect(path, Connection::open(path))?;
         journal.run(|db| db.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"))?;
-        if journal.version < 2 {
-            let migrate = MIGRATE_TO_2.replace("{FAULT_KINDS}", &fault_kinds_from_text());
-            journal.run(|db| db.execute_batch(&format!("BEGIN; {SCHEMA} {migrate} COMMIT;")))?;
-            journal.version = 2;
+        if journal.version < SCHEMA_VERSION {
+            let to_2 = if journal.version < 2 {
+                format!("{SCHEMA} {}", MIGRATE_TO_2.replace("{FAULT_KINDS}", &fault_kinds_from_text()))
+            } else {
+                String::new()
+            };
+            journal.run(|db| db.execute_batch(&format!("BEGIN; {to_2} {MIGRATE_TO_3} COMMIT;")))?;
+            journal.version = SCHEMA_VERSION;
         }
+        Ok(journal)
+    }
+
+    /// The MQTT publisher's own connection. Its commits skip the fsync (`synchronous = NORMAL`;
+    /// WAL keeps them atomic): a mark lost in a power cut only means one more duplicate at QoS 1,
+    /// and the write lock is never held through an fsync while a decision waits to be journaled.
+    pub fn open_outbox(path: &Path) -> Result<Journal, JournalError> {
+        let journal = Journal::open(path)?;
+        journal.run(|db| db.execute_batch("PRAGMA synchronous = NORMAL;"))?;
         Ok(journal)
     }
 
@@ -136,7 +169,9 @@ impl Journal {
 
     fn connect(path: &Path, db: rusqlite::Result<Connection>) -> Result<Journal, JournalError> {
         let db = db.map_err(|source| JournalError::Db { path: path.to_path_buf(), source })?;
-        let version = db.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(|source| JournalError::Db { path: path.to_path_buf(), source })?;
+        let version = db
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|source| JournalError::Db { path: path.to_path_buf(), source })?;
         if version > SCHEMA_VERSION {
             return Err(JournalError::Newer { path: path.to_path_buf(), found: version });
         }
@@ -202,36 +237,81 @@ impl Journal {
 
     /// Records what became of the pulse of decision `row`.
     pub fn pulsed(&self, row: i64, state: PulseState, unix_ms: i64) -> Result<(), JournalError> {
-        self.run(|db| db.execute("UPDATE decisions SET pulse = ?1, pulse_unix_ms = ?2 WHERE id = ?3", params![state.as_str(), unix_ms, row]).map(|_| ()))
+        self.run(|db| {
+            db.execute("UPDATE decisions SET pulse = ?1, pulse_unix_ms = ?2 WHERE id = ?3", params![state.as_str(), unix_ms, row])
+                .map(|_| ())
+        })
     }
 
     /// How the part from `origin` was settled, if it has a decision (spool recovery after a crash).
     pub fn settlement(&self, origin: &str) -> Result<Option<Settlement>, JournalError> {
         let fault: Option<Option<String>> = self.run(|db| {
-            db.query_row("SELECT fault FROM decisions WHERE origin = ?1 ORDER BY id DESC LIMIT 1", [origin], |row| row.get(0))
-                .optional()
+            db.query_row("SELECT fault FROM decisions WHERE origin = ?1 ORDER BY id DESC LIMIT 1", [origin], |row| row.get(0)).optional()
         })?;
         Ok(fault.map(|f| if f.is_some() { Settlement::Failed } else { Settlement::Inspected }))
     }
 
     /// Decisions matching `query`, oldest first.
     pub fn query(&self, query: &Query) -> Result<Vec<Decision>, JournalError> {
-        let pulse = if self.version < 2 { format!(", 'unrecorded' AS pulse, NULL AS pulse_unix_ms, {} AS fault_kind", fault_kind_case()) } else { String::new() };
+        let pulse = if self.version < 2 {
+            format!(", 'unrecorded' AS pulse, NULL AS pulse_unix_ms, {} AS fault_kind", fault_kind_case())
+        } else {
+            String::new()
+        };
         let only = match (query.missed_only, query.rejects_only) {
             (true, _) if self.version < 2 => "AND 0",
             (true, _) => "AND action = 'reject' AND (pulse IS NULL OR pulse IN ('missed', 'failed'))",
             (false, true) => "AND action = 'reject'",
             (false, false) => "",
         };
-        let sql = format!(
-            "SELECT part, origin, time, unix_ms, action, reason, fault, object_score, threshold, model, stages_ms, total_ms, heatmap, pulse, pulse_unix_ms, fault_kind
-             FROM (SELECT *{pulse} FROM decisions WHERE unix_ms >= ?1 {only} ORDER BY id DESC LIMIT ?2) ORDER BY id"
-        );
+        let sql = format!("SELECT {DECISION_COLUMNS} FROM (SELECT *{pulse} FROM decisions WHERE unix_ms >= ?1 {only} ORDER BY id DESC LIMIT ?2) ORDER BY id");
         let limit = query.limit.map_or(-1, |l| l as i64);
         self.run(|db| {
             let mut statement = db.prepare(&sql)?;
             let rows = statement.query_map(params![query.since_unix_ms.unwrap_or(i64::MIN), limit], row_decision)?;
             rows.collect()
+        })
+    }
+
+    /// Up to `limit` rows waiting in the outbox after row `after`, oldest first, with their ids.
+    pub fn outbox(&self, after: i64, limit: usize) -> Result<Vec<(i64, Decision)>, JournalError> {
+        let sql = format!("SELECT {DECISION_COLUMNS}, id FROM decisions WHERE published IS NULL AND id > ?1 ORDER BY id LIMIT ?2");
+        self.run(|db| {
+            let mut statement = db.prepare_cached(&sql)?;
+            let rows = statement.query_map(params![after, limit as i64], |row| Ok((row.get(16)?, row_decision(row)?)))?;
+            rows.collect()
+        })
+    }
+
+    /// Marks `rows` published (the broker acknowledged them at `unix_ms`), in one transaction.
+    pub fn mark_published(&self, rows: &[i64], unix_ms: i64) -> Result<(), JournalError> {
+        self.run(|db| {
+            let transaction = db.unchecked_transaction()?;
+            {
+                let mut statement = transaction.prepare_cached("UPDATE decisions SET published = ?1 WHERE id = ?2")?;
+                for row in rows {
+                    statement.execute([unix_ms.max(1), *row])?;
+                }
+            }
+            transaction.commit()
+        })
+    }
+
+    /// Rows waiting in the outbox.
+    pub fn backlog(&self) -> Result<u64, JournalError> {
+        self.run(|db| db.query_row("SELECT count(*) FROM decisions WHERE published IS NULL", [], |row| row.get::<_, i64>(0)))
+            .map(|n| n as u64)
+    }
+
+    /// Gives up on the oldest waiting rows beyond the newest `keep`: they stay in the journal,
+    /// marked as never to be published. How many were given up.
+    pub fn skip_beyond(&self, keep: u64) -> Result<usize, JournalError> {
+        self.run(|db| {
+            db.execute(
+                "UPDATE decisions SET published = ?1 WHERE published IS NULL
+                 AND id <= (SELECT id FROM decisions WHERE published IS NULL ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                params![SKIPPED, keep as i64],
+            )
         })
     }
 }
@@ -326,7 +406,10 @@ mod tests {
         journal.advance(b, Stage::Queued).unwrap();
         journal.record(&decision("a", Action::Pass, None, 30), Some(a)).unwrap();
         journal.forget(c).unwrap();
-        assert_eq!(journal.undecided().unwrap(), [TakenRow { id: b, part: "b".into(), origin: "spool b.pcd".into(), unix_ms: 20, stage: Stage::Queued }]);
+        assert_eq!(
+            journal.undecided().unwrap(),
+            [TakenRow { id: b, part: "b".into(), origin: "spool b.pcd".into(), unix_ms: 20, stage: Stage::Queued }]
+        );
     }
 
     #[test]
@@ -340,7 +423,10 @@ mod tests {
         journal.pulsed(fired, PulseState::Fired, 5).unwrap();
         journal.pulsed(late, PulseState::Missed, 6).unwrap();
         let missed = journal.query(&Query { missed_only: true, ..Query::default() }).unwrap();
-        assert_eq!(missed.iter().map(|d| (d.part.as_str(), d.pulse)).collect::<Vec<_>>(), [("late", Some(PulseState::Missed)), ("never", None)]);
+        assert_eq!(
+            missed.iter().map(|d| (d.part.as_str(), d.pulse)).collect::<Vec<_>>(),
+            [("late", Some(PulseState::Missed)), ("never", None)]
+        );
         let all = journal.query(&Query::default()).unwrap();
         assert_eq!((all[0].pulse, all[0].pulse_unix_ms), (Some(PulseState::Fired), Some(5)));
     }
@@ -363,11 +449,56 @@ mod tests {
         assert_eq!((before.len(), before[0].pulse, before[0].fault_kind), (1, Some(PulseState::Unrecorded), Some(FaultKind::QueueFull)));
         let journal = Journal::open(&path).unwrap();
         assert_eq!(journal.run(|db| db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))).unwrap(), SCHEMA_VERSION);
-        assert!(journal.query(&Query { missed_only: true, ..Query::default() }).unwrap().is_empty(), "old rejects are not listed as missed");
+        assert!(
+            journal.query(&Query { missed_only: true, ..Query::default() }).unwrap().is_empty(),
+            "old rejects are not listed as missed"
+        );
         assert_eq!(journal.query(&Query::default()).unwrap()[0].fault_kind, Some(FaultKind::QueueFull), "the migration derived the kind");
         journal.take("new", "spool new.pcd", 2).unwrap();
         drop(journal);
-        assert_eq!(Journal::open(&path).unwrap().undecided().unwrap().len(), 1, "reopening a schema-2 journal migrates nothing");
+        assert_eq!(Journal::open(&path).unwrap().undecided().unwrap().len(), 1, "reopening a migrated journal migrates nothing");
+    }
+
+    #[test]
+    fn a_schema_2_journal_gets_the_outbox_on_open_with_its_rows_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.db");
+        // Schema 2 as the previous release wrote it: no `published` column.
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(&format!("{SCHEMA} {}", MIGRATE_TO_2.replace("{FAULT_KINDS}", ""))).unwrap();
+        old.execute(
+            "INSERT INTO decisions (part, origin, time, unix_ms, action, reason, model, stages_ms, total_ms, pulse, fault_kind)
+             VALUES ('old', 'spool old.pcd', '2026-11-29T05:00:00.000Z', 1, 'reject', 'r', 'bunny 1.0.0', '[]', 210.0, 'fired', NULL)",
+            [],
+        )
+        .unwrap();
+        drop(old);
+        assert_eq!(Journal::read_only(&path).unwrap().query(&Query::default()).unwrap()[0].part, "old", "history reads schema 2");
+        let journal = Journal::open_outbox(&path).unwrap();
+        assert_eq!(journal.run(|db| db.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))).unwrap(), 3);
+        let new = journal.record(&decision("new", Action::Pass, None, 2), None).unwrap();
+        let waiting = journal.outbox(0, 10).unwrap();
+        assert_eq!(waiting.iter().map(|(_, d)| d.part.as_str()).collect::<Vec<_>>(), ["old", "new"]);
+        assert_eq!(waiting[0].1.pulse, Some(PulseState::Fired));
+        journal.mark_published(&[waiting[0].0], 5).unwrap();
+        assert_eq!(journal.outbox(0, 10).unwrap().iter().map(|(id, _)| *id).collect::<Vec<_>>(), [new]);
+        assert_eq!(journal.outbox(new, 10).unwrap().len(), 0, "nothing after the last row");
+        drop(journal);
+        assert_eq!(Journal::open(&path).unwrap().backlog().unwrap(), 1, "reopening a schema-3 journal migrates nothing");
+    }
+
+    #[test]
+    fn the_outbox_gives_up_on_its_oldest_rows_beyond_the_backlog_but_keeps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open(&dir.path().join("journal.db")).unwrap();
+        let ids: Vec<i64> = (0..10).map(|i| journal.record(&decision(&format!("p{i}"), Action::Pass, None, i), None).unwrap()).collect();
+        journal.mark_published(&ids[..2], 7).unwrap();
+        assert_eq!(journal.backlog().unwrap(), 8);
+        assert_eq!(journal.skip_beyond(5).unwrap(), 3, "p2, p3, p4 are given up");
+        assert_eq!(journal.skip_beyond(5).unwrap(), 0);
+        assert_eq!(journal.backlog().unwrap(), 5);
+        assert_eq!(journal.outbox(0, 100).unwrap().iter().map(|(_, d)| d.part.clone()).collect::<Vec<_>>(), ["p5", "p6", "p7", "p8", "p9"]);
+        assert_eq!(journal.query(&Query::default()).unwrap().len(), 10, "every row stays in the journal");
     }
 
     #[test]

@@ -30,14 +30,15 @@ use super::decision::{self, Action, Decision, FaultKind, PulseState};
 use super::heatmaps::{Heatmaps, Reject};
 use super::journal::{Journal, Stage, TakenRow};
 use super::metrics::{self, Metrics, ModelInfo, Trouble, Worker};
+use super::publish::Publisher;
 use super::source::{self, Arrival, Poll, Settle, Settlement, Source, Taken};
 use super::web;
 use super::{lock, survive};
-use dus_core::cloud::Cloud;
 use crate::config::Config;
+use crate::slots;
+use dus_core::cloud::Cloud;
 use dus_core::detector::{millis, DetectError, Detector, DusNet, Inspection};
 use dus_core::model::Model;
-use crate::slots;
 use dus_core::verdict::Verdict;
 
 /// How long a source poll or an idle detection wait lasts before flags are looked at again.
@@ -111,8 +112,12 @@ impl std::fmt::Display for Fault {
         match self {
             // The detector's message already says which: "incomplete scan: ...", "wrong extent: ...".
             Fault::Incomplete(why) | Fault::WrongExtent(why) => write!(f, "{why}"),
-            Fault::Unreadable(why) | Fault::TooFewPoints(why) | Fault::Model(why) | Fault::Journal(why) | Fault::Crashed(why) => write!(f, "{words}: {why}"),
-            Fault::Late { after, deadline } => write!(f, "{words}: {} ms after arrival, deadline {} ms", after.as_millis(), deadline.as_millis()),
+            Fault::Unreadable(why) | Fault::TooFewPoints(why) | Fault::Model(why) | Fault::Journal(why) | Fault::Crashed(why) => {
+                write!(f, "{words}: {why}")
+            }
+            Fault::Late { after, deadline } => {
+                write!(f, "{words}: {} ms after arrival, deadline {} ms", after.as_millis(), deadline.as_millis())
+            }
             Fault::QueueFull(waiting) => write!(f, "{words}: {waiting} scans already waiting for detection"),
         }
     }
@@ -449,7 +454,8 @@ fn reject_crashed(journal: &Journal, metrics: &Metrics, requeue: bool) -> Result
         log::error!("part {part} ({origin}): {fault}; remove the part by hand if it is still on the line");
         let arrival = Arrival { part, at: Instant::now(), scan: Err(fault.to_string()), origin, settle: None, journal_row: Some(id) };
         let mut decision = decision(&arrival, None, Some(&fault), "-", Duration::ZERO);
-        (decision.pulse, decision.pulse_unix_ms, decision.total_ms) = (Some(PulseState::Missed), Some(decision.unix_ms), (decision.unix_ms - unix_ms) as f64);
+        (decision.pulse, decision.pulse_unix_ms, decision.total_ms) =
+            (Some(PulseState::Missed), Some(decision.unix_ms), (decision.unix_ms - unix_ms) as f64);
         journal.record(&decision, Some(id))?;
         metrics.count(&decision, fault.kind().as_str());
         println!("{}", describe(&decision));
@@ -474,12 +480,25 @@ pub fn run(config: &Config, flags: Flags) -> Result<Summary> {
     log::info!("source: {}; actuator: {}; journal: {}", source.describe(), actuator.describe(), config.journal.path.display());
     metrics.set_model(loaded.info());
     let http = config.metrics.listen.map(|listen| metrics::serve(listen, metrics.clone())).transpose().context("starting /metrics")?;
-    let page = config.web.listen.map(|listen| web::serve(listen, config, metrics.clone(), started)).transpose().context("starting the status page")?;
+    let page = config
+        .web
+        .listen
+        .map(|listen| web::serve(listen, config, metrics.clone(), started))
+        .transpose()
+        .context("starting the status page")?;
+    let publisher = config
+        .publish
+        .host
+        .is_some()
+        .then(|| Publisher::start(config, metrics.clone()))
+        .transpose()
+        .context("starting the MQTT publisher")?;
 
     let (pulse_tx, pulse_rx) = mpsc::sync_channel(PULSE_QUEUE);
     let (arrival_tx, arrival_rx) = mpsc::sync_channel(config.line.queue);
     let journal = Arc::new(Mutex::new(journal));
-    let actuation = Actuation { journal: journal.clone(), metrics: metrics.clone(), max_lag: Duration::from_millis(config.line.max_pulse_lag_ms) };
+    let actuation =
+        Actuation { journal: journal.clone(), metrics: metrics.clone(), max_lag: Duration::from_millis(config.line.max_pulse_lag_ms) };
     let decider = Arc::new(Decider {
         journal,
         heatmaps: Mutex::new(heatmaps),
@@ -508,6 +527,9 @@ pub fn run(config: &Config, flags: Flags) -> Result<Summary> {
     }
     if let Some(page) = page {
         page.stop();
+    }
+    if let Some(publisher) = publisher {
+        publisher.stop();
     }
     drop(pid_file);
     let pulses = lock(&recorded).clone();
@@ -552,11 +574,15 @@ struct PidFile(Option<PathBuf>);
 
 impl PidFile {
     fn write(path: &std::path::Path) -> PidFile {
-        let written = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|_| std::fs::write(path, format!("{}\n", std::process::id())));
+        let written =
+            path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|_| std::fs::write(path, format!("{}\n", std::process::id())));
         match written {
             Ok(()) => PidFile(Some(path.to_path_buf())),
             Err(e) => {
-                log::warn!("{}: cannot write the pid file ({e}); `edge-tool reload` will not find this daemon (SIGHUP still works)", path.display());
+                log::warn!(
+                    "{}: cannot write the pid file ({e}); `edge-tool reload` will not find this daemon (SIGHUP still works)",
+                    path.display()
+                );
                 PidFile(None)
             }
         }

@@ -2,7 +2,7 @@
 //! bumps, rendered on request. Off unless `[metrics] listen` names a loopback address.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -82,6 +82,28 @@ pub struct Metrics {
     /// How long one part may keep a worker busy before the daemon counts as stalled.
     stall: Duration,
     model: Mutex<Option<ModelInfo>>,
+    /// The MQTT outbox (`[publish]`), set by the publisher thread.
+    pub outbox: Outbox,
+}
+
+/// What the publisher reports: rendered only when `[publish]` is on.
+#[derive(Default)]
+pub struct Outbox {
+    pub enabled: AtomicBool,
+    pub connected: AtomicBool,
+    /// Rows waiting in the journal to be published.
+    pub backlog: AtomicU64,
+    /// Rows the broker acknowledged (PUBACK) since the daemon started.
+    pub published: AtomicU64,
+    /// Rows given up on beyond `[publish] max_backlog` (kept in the journal, never published).
+    pub skipped: AtomicU64,
+}
+
+impl Outbox {
+    /// (connected, rows waiting) when publishing is on.
+    pub fn state(&self) -> Option<(bool, u64)> {
+        self.enabled.load(Ordering::Relaxed).then(|| (self.connected.load(Ordering::Relaxed), self.backlog.load(Ordering::Relaxed)))
+    }
 }
 
 /// The model deciding now, for `/metrics` and the status page.
@@ -106,6 +128,7 @@ impl Metrics {
             detection: Progress::default(),
             stall,
             model: Mutex::default(),
+            outbox: Outbox::default(),
         };
         metrics.beat(Worker::Acquisition);
         metrics.beat(Worker::Detection);
@@ -169,10 +192,17 @@ impl Metrics {
             let idle = Duration::from_millis(now.saturating_sub(progress.beat_ms.load(Ordering::Relaxed)));
             match busy {
                 Some(busy) if busy > self.stall => {
-                    let why = format!("{} has worked on one part for {} ms (stall_ms {})", worker.name(), busy.as_millis(), self.stall.as_millis());
+                    let why = format!(
+                        "{} has worked on one part for {} ms (stall_ms {})",
+                        worker.name(),
+                        busy.as_millis(),
+                        self.stall.as_millis()
+                    );
                     return Some(Trouble::Stalled(why));
                 }
-                None if idle > ALIVE => return Some(Trouble::Gone(format!("{} has not looked for work for {} s", worker.name(), idle.as_secs()))),
+                None if idle > ALIVE => {
+                    return Some(Trouble::Gone(format!("{} has not looked for work for {} s", worker.name(), idle.as_secs())))
+                }
                 _ => {}
             }
         }
@@ -209,13 +239,41 @@ impl Metrics {
         let counts = stages.iter().map(|(s, (_, n))| (format!("{{stage=\"{s}\"}}"), n.to_string())).collect();
         family("dus_edge_stage_seconds_count", "counter", "Parts timed per stage.", counts);
         let gauge = |v: String| vec![(String::new(), v)];
-        family("dus_edge_queue_depth", "gauge", "Scans waiting for detection.", gauge(self.queue_depth.load(Ordering::Relaxed).to_string()));
-        family("dus_edge_queue_full_total", "counter", "Scans rejected because detection was behind.", gauge(self.queue_full.load(Ordering::Relaxed).to_string()));
+        family(
+            "dus_edge_queue_depth",
+            "gauge",
+            "Scans waiting for detection.",
+            gauge(self.queue_depth.load(Ordering::Relaxed).to_string()),
+        );
+        family(
+            "dus_edge_queue_full_total",
+            "counter",
+            "Scans rejected because detection was behind.",
+            gauge(self.queue_full.load(Ordering::Relaxed).to_string()),
+        );
         let missed = self.missed_actuations.load(Ordering::Relaxed).to_string();
         family("dus_edge_missed_actuations_total", "counter", "Reject pulses not fired: too late to reach their part.", gauge(missed));
         family("dus_edge_resident_memory_bytes", "gauge", "Resident set size of the daemon.", gauge(resident_bytes().0.to_string()));
         let model = vec![(format!("{{model=\"{}\"}}", self.model().map(|m| m.label).unwrap_or_default()), "1".to_string())];
         family("dus_edge_model_info", "gauge", "The model deciding now.", model);
+        let outbox = &self.outbox;
+        if outbox.enabled.load(Ordering::Relaxed) {
+            let value = |v: &AtomicU64| gauge(v.load(Ordering::Relaxed).to_string());
+            family(
+                "dus_edge_publish_connected",
+                "gauge",
+                "1 while the MQTT broker is connected.",
+                gauge(u8::from(outbox.connected.load(Ordering::Relaxed)).to_string()),
+            );
+            family("dus_edge_publish_backlog", "gauge", "Journal rows waiting to be published.", value(&outbox.backlog));
+            family("dus_edge_published_total", "counter", "Journal rows the broker acknowledged.", value(&outbox.published));
+            family(
+                "dus_edge_publish_skipped_total",
+                "counter",
+                "Rows beyond publish.max_backlog, kept in the journal, never published.",
+                value(&outbox.skipped),
+            );
+        }
         out
     }
 }
@@ -224,13 +282,21 @@ impl Metrics {
 pub fn resident_bytes() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let field = |name: &str| {
-        status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()).unwrap_or(0) * 1024
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .unwrap_or(0)
+            * 1024
     };
     (field("VmRSS:"), field("VmHWM:"))
 }
 
 /// Serves `/metrics` and `/healthz` on `listen` until `server.unblock()`.
-pub fn serve(listen: std::net::SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<(Arc<tiny_http::Server>, std::thread::JoinHandle<()>)> {
+pub fn serve(
+    listen: std::net::SocketAddr,
+    metrics: Arc<Metrics>,
+) -> std::io::Result<(Arc<tiny_http::Server>, std::thread::JoinHandle<()>)> {
     let server = Arc::new(tiny_http::Server::http(listen).map_err(std::io::Error::other)?);
     if let Some(bound) = server.server_addr().to_ip() {
         log::info!("metrics on http://{bound}/metrics and /healthz");

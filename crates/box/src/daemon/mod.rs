@@ -11,6 +11,7 @@ pub mod journal;
 pub mod line;
 pub mod metrics;
 pub mod page;
+pub mod publish;
 pub mod replay;
 pub mod serial;
 pub mod source;

@@ -21,6 +21,8 @@ pub struct Page<'a> {
     pub model: Option<ModelInfo>,
     /// Why the daemon is not healthy, if it is not.
     pub trouble: Option<String>,
+    /// With `[publish]`: whether the MQTT broker is connected, and the rows waiting for it.
+    pub broker: Option<(bool, u64)>,
     /// The query token the page was opened with, carried into its picture links.
     pub token: Option<&'a str>,
 }
@@ -40,9 +42,17 @@ pub fn render(page: &Page) -> String {
         Some(why) => format!("<p id=\"health\" class=\"bad\">NOT HEALTHY: {}</p>\n", escape(why)),
     };
     html += &match &page.model {
-        Some(m) => format!("<p>Model <b id=\"model\">{}</b>, threshold <b id=\"threshold\">{:.3}</b> mm (object score)</p>\n", escape(&m.label), m.threshold),
+        Some(m) => format!(
+            "<p>Model <b id=\"model\">{}</b>, threshold <b id=\"threshold\">{:.3}</b> mm (object score)</p>\n",
+            escape(&m.label),
+            m.threshold
+        ),
         None => "<p class=\"bad\">No model loaded</p>\n".to_string(),
     };
+    if let Some((connected, waiting)) = page.broker {
+        let (class, state) = if connected { ("good", "connected") } else { ("bad", "NOT CONNECTED") };
+        html += &format!("<p id=\"broker\" class=\"{class}\">MQTT broker {state}, {waiting} decisions waiting to be published</p>\n");
+    }
     html += &counts(page.stats, page.since);
     html += &last(page.last);
     html += &latency(page.stats);
@@ -52,7 +62,8 @@ pub fn render(page: &Page) -> String {
 }
 
 fn counts(stats: &Option<Stats>, since: &str) -> String {
-    let (parts, rejects, faults) = stats.as_ref().map_or((0, 0, Vec::new()), |s| (s.parts, s.rejects, s.faults.iter().map(|(k, n)| (*k, *n)).collect()));
+    let (parts, rejects, faults) =
+        stats.as_ref().map_or((0, 0, Vec::new()), |s| (s.parts, s.rejects, s.faults.iter().map(|(k, n)| (*k, *n)).collect()));
     let fault_total: usize = faults.iter().map(|(_, n)| n).sum();
     let mut html = format!(
         "<h2>Since the daemon started ({})</h2>\n<table><tr><th class=\"l\">parts</th><td id=\"parts\">{parts}</td></tr>\
@@ -82,9 +93,11 @@ fn last(decision: Option<&Decision>) -> String {
 
 fn latency(stats: &Option<Stats>) -> String {
     let Some(stats) = stats else { return String::new() };
-    let mut html = "<h2>Latency per stage (ms)</h2>\n<table><tr><th class=\"l\">stage</th><th>p50</th><th>p99</th><th>max</th></tr>".to_string();
+    let mut html =
+        "<h2>Latency per stage (ms)</h2>\n<table><tr><th class=\"l\">stage</th><th>p50</th><th>p99</th><th>max</th></tr>".to_string();
     for s in &stats.stages {
-        html += &format!("<tr><td class=\"l\">{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td></tr>", escape(&s.stage), s.p50, s.p99, s.max);
+        html +=
+            &format!("<tr><td class=\"l\">{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td></tr>", escape(&s.stage), s.p50, s.p99, s.max);
     }
     html + "</table>\n"
 }

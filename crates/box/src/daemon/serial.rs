@@ -125,9 +125,7 @@ impl SerialSource {
         match self.link {
             Link::Up { .. } => self.receive(deadline),
             Link::Down { retry_at } if Instant::now() >= retry_at => self.connect(),
-            Link::Down { retry_at } => {
-                std::thread::sleep(retry_at.min(deadline).saturating_duration_since(Instant::now()))
-            }
+            Link::Down { retry_at } => std::thread::sleep(retry_at.min(deadline).saturating_duration_since(Instant::now())),
         }
     }
 

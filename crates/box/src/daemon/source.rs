@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use dus_core::cloud::Cloud;
 use crate::config::SourceConfig;
+use dus_core::cloud::Cloud;
 
 /// What the source does with a part's item once its decision is journaled (the spool moves the
 /// file to `done/` or `failed/`).
@@ -88,12 +88,8 @@ pub trait Source: Send {
 /// left over from a crash was already decided (and how), so no part is decided twice.
 pub fn open(config: &SourceConfig, decided: &dyn Fn(&str) -> Option<Settlement>) -> std::io::Result<Box<dyn Source>> {
     Ok(match config {
-        SourceConfig::Spool { dir, settle_ms } => {
-            Box::new(super::spool::Spool::open(dir, Duration::from_millis(*settle_ms), decided)?)
-        }
-        SourceConfig::Serial { port, baud, max_points } => {
-            Box::new(super::serial::SerialSource::new(port.clone(), *baud, *max_points))
-        }
+        SourceConfig::Spool { dir, settle_ms } => Box::new(super::spool::Spool::open(dir, Duration::from_millis(*settle_ms), decided)?),
+        SourceConfig::Serial { port, baud, max_points } => Box::new(super::serial::SerialSource::new(port.clone(), *baud, *max_points)),
         SourceConfig::Replay { scans, interval_ms, parts } => {
             Box::new(super::replay::Replay::new(scans.clone(), Duration::from_millis(*interval_ms), *parts))
         }

@@ -84,7 +84,12 @@ impl Spool {
             }
             let stamp = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_millis();
             let target = self.dir.join(FAILED).join(format!("{stamp}-stray-{}", printable(&name)));
-            log::error!("{}: {:?} is not a regular file, so not a scan; moved to {}", self.dir.display(), printable(&name), target.display());
+            log::error!(
+                "{}: {:?} is not a regular file, so not a scan; moved to {}",
+                self.dir.display(),
+                printable(&name),
+                target.display()
+            );
             durable::rename(&stray, &target)?;
         }
         Ok(())
@@ -126,7 +131,13 @@ fn taken(work: PathBuf) -> Taken {
         Box::new(move |settlement| settle_file(&work, *settlement))
     };
     let (part, origin) = (part_id(&work), origin(&work));
-    Taken { part, at, origin, settle: Some(settle), read: Box::new(move || dus_core::cloud::read(&work).map_err(|e| e.problem.to_string())) }
+    Taken {
+        part,
+        at,
+        origin,
+        settle: Some(settle),
+        read: Box::new(move || dus_core::cloud::read(&work).map_err(|e| e.problem.to_string())),
+    }
 }
 
 /// The part id: the scanner's file name without its extension (and without our work prefix).
@@ -234,7 +245,10 @@ mod tests {
         let failed: Vec<String> =
             std::fs::read_dir(dir.path().join(FAILED)).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         assert_eq!(failed.len(), 2, "{failed:?}");
-        assert!(failed.iter().any(|n| n.ends_with("-stray-a-folder.pcd")) && failed.iter().any(|n| n.ends_with("-stray-link.pcd")), "{failed:?}");
+        assert!(
+            failed.iter().any(|n| n.ends_with("-stray-a-folder.pcd")) && failed.iter().any(|n| n.ends_with("-stray-link.pcd")),
+            "{failed:?}"
+        );
         assert!(std::fs::symlink_metadata("/etc/passwd").is_ok(), "the link's target is untouched");
     }
 

@@ -30,19 +30,14 @@ impl Token {
     /// Reads the token: a private regular file (no group or other permissions) holding one
     /// token of at least [`Token::MIN_LEN`] URL-safe characters (`A-Z a-z 0-9 - . _ ~`).
     pub fn load(path: &Path) -> Result<Token, String> {
-        use std::os::unix::fs::PermissionsExt;
-        let fail = |problem: String| format!("web.token_file = {}: {problem}", path.display());
-        let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-        if !meta.is_file() || meta.len() > 4096 {
-            return Err(fail("not a regular file of at most 4 KiB".into()));
-        }
-        if meta.permissions().mode() & 0o077 != 0 {
-            return Err(fail(format!("other users may read it (mode {:o}); chmod 600 it", meta.permissions().mode() & 0o777)));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+        let text = crate::config::read_private("web.token_file", path)?;
         let token = text.trim();
         if token.len() < Token::MIN_LEN || !token.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)) {
-            return Err(fail(format!("the token must be at least {} characters of A-Z a-z 0-9 - . _ ~", Token::MIN_LEN)));
+            return Err(format!(
+                "web.token_file = {}: the token must be at least {} characters of A-Z a-z 0-9 - . _ ~",
+                path.display(),
+                Token::MIN_LEN
+            ));
         }
         Ok(Token(Sha256::digest(token.as_bytes()).into()))
     }
@@ -73,7 +68,8 @@ pub struct Web {
 pub fn serve(listen: std::net::SocketAddr, config: &Config, metrics: Arc<Metrics>, started: (String, i64)) -> anyhow::Result<Server> {
     use anyhow::Context;
     let token = config.web.token_file.as_deref().map(Token::load).transpose().map_err(anyhow::Error::msg)?;
-    let heatmaps = config.journal.heatmaps.canonicalize().with_context(|| format!("{}: the heatmap folder", config.journal.heatmaps.display()))?;
+    let heatmaps =
+        config.journal.heatmaps.canonicalize().with_context(|| format!("{}: the heatmap folder", config.journal.heatmaps.display()))?;
     let web = Web { journal: config.journal.path.clone(), heatmaps, token, rejects: config.web.rejects, metrics, started };
     let server = http::serve(listen, "web", move |request| web.handle(request)).with_context(|| format!("web.listen = {listen}"))?;
     log::info!("status page on http://{}/", server.address());
@@ -104,7 +100,8 @@ impl Web {
             scheme.eq_ignore_ascii_case("bearer").then_some(credentials.trim())
         });
         match bearer.or(request.query("token")) {
-            None => Err(Response::text(401, "a token is needed: Authorization: Bearer <token>, or ?token=<token>\n").with_header("WWW-Authenticate", "Bearer")),
+            None => Err(Response::text(401, "a token is needed: Authorization: Bearer <token>, or ?token=<token>\n")
+                .with_header("WWW-Authenticate", "Bearer")),
             Some(given) if token.admits(given) => Ok(()),
             Some(_) => Err(Response::text(403, "wrong token\n")),
         }
@@ -137,6 +134,7 @@ impl Web {
             pictures: &pictures,
             model: self.metrics.model(),
             trouble: self.metrics.trouble().map(|t| t.to_string()),
+            broker: self.metrics.outbox.state(),
             token,
         }))
     }
@@ -171,7 +169,10 @@ impl Web {
 /// A picture's name as the daemon writes them: `[A-Za-z0-9._-]+.png`, not hidden. No slash, no
 /// percent sign: nothing that could leave the folder, however it is decoded.
 fn picture_name(name: &str) -> bool {
-    name.len() <= 255 && name.ends_with(".png") && !name.starts_with('.') && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    name.len() <= 255
+        && name.ends_with(".png")
+        && !name.starts_with('.')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 #[cfg(test)]

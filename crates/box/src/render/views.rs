@@ -119,8 +119,10 @@ fn splat_radius(points: usize) -> i32 {
 /// darker the farther it is, so that the part's shape reads without lighting.
 pub fn draw_splats(canvas: &mut RgbImage, layout: &Layout, view: View, points: &[[f32; 3]], scores: &[f32], scale: f32) {
     let radius = splat_radius(points.len());
-    let disc: Vec<(i32, i32)> =
-        (-radius..=radius).flat_map(|dy| (-radius..=radius).map(move |dx| (dx, dy))).filter(|(dx, dy)| dx * dx + dy * dy <= radius * radius + radius).collect();
+    let disc: Vec<(i32, i32)> = (-radius..=radius)
+        .flat_map(|dy| (-radius..=radius).map(move |dx| (dx, dy)))
+        .filter(|(dx, dy)| dx * dx + dy * dy <= radius * radius + radius)
+        .collect();
     let mut order: Vec<(f32, usize)> = points.iter().enumerate().map(|(i, &p)| (layout.nearness(view, p), i)).collect();
     order.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     let (x0, y0) = panel_origin(view);
@@ -146,7 +148,9 @@ pub fn circle_regions(canvas: &mut RgbImage, layout: &Layout, view: View, region
         let [x, y] = layout.pixel(view, region.center);
         let centre = (x.round() as i32, y.round() as i32);
         let radius = (region.radius * layout.pixels_per_unit()).round() as i32 + 10;
-        for (offset, ink) in [(-2, Rgb([255, 255, 255])), (-1, Rgb([0, 0, 0])), (0, Rgb([0, 0, 0])), (1, Rgb([0, 0, 0])), (2, Rgb([255, 255, 255]))] {
+        for (offset, ink) in
+            [(-2, Rgb([255, 255, 255])), (-1, Rgb([0, 0, 0])), (0, Rgb([0, 0, 0])), (1, Rgb([0, 0, 0])), (2, Rgb([255, 255, 255]))]
+        {
             draw_hollow_circle_mut(canvas, centre, radius + offset, ink);
         }
         let corner = (centre.0 + radius * 7 / 10, centre.1 - radius * 7 / 10 - 20);

@@ -4,9 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use ply_rs_bw::ply::{
-    Addable, DefaultElement, ElementDef, Encoding, Ply, Property, PropertyDef, PropertyType, ScalarType,
-};
+use ply_rs_bw::ply::{Addable, DefaultElement, ElementDef, Encoding, Ply, Property, PropertyDef, PropertyType, ScalarType};
 use ply_rs_bw::writer::Writer;
 
 /// The vertex property holding each point's score.

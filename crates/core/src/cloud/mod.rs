@@ -134,11 +134,7 @@ impl Cloud {
 /// Reads a scan, choosing the format by the file's extension.
 pub fn read(path: &Path) -> Result<Cloud, CloudError> {
     let fail = |problem| CloudError { path: path.to_path_buf(), problem };
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
     check_regular_file(path).map_err(fail)?;
     let raw = match extension.as_str() {
         "pcd" => pcd::read(path),
@@ -166,7 +162,8 @@ pub fn read_heatmap(path: &Path) -> Result<Option<(Cloud, Vec<f32>)>, CloudError
     if let Some(i) = scores.iter().position(|s| !s.is_finite()) {
         return Err(fail(Problem::Data(format!("vertex {i}: {} is not finite", heatmap::SCORE_PROPERTY))));
     }
-    let (points, scores): (Vec<[f32; 3]>, Vec<f32>) = points.into_iter().zip(scores).filter(|(p, _)| p.iter().all(|c| c.is_finite())).unzip();
+    let (points, scores): (Vec<[f32; 3]>, Vec<f32>) =
+        points.into_iter().zip(scores).filter(|(p, _)| p.iter().all(|c| c.is_finite())).unzip();
     let cloud = Cloud::from_points(points).map_err(fail)?;
     Ok(Some((cloud, scores)))
 }

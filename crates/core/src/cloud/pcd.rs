@@ -28,10 +28,7 @@ pub(super) fn read(path: &Path) -> Result<Vec<[f32; 3]>, Problem> {
         }
     }
     if points.len() != claimed {
-        return Err(Problem::SizeMismatch {
-            claimed: format!("{claimed} points"),
-            actual: format!("{} points", points.len()),
-        });
+        return Err(Problem::SizeMismatch { claimed: format!("{claimed} points"), actual: format!("{} points", points.len()) });
     }
     Ok(points)
 }
@@ -53,11 +50,7 @@ fn header_length(bytes: &[u8]) -> Result<usize, Problem> {
 
 fn xyz_fields(meta: &PcdMeta) -> Result<[usize; 3], Problem> {
     let find = |name: &str| {
-        meta.field_defs
-            .fields
-            .iter()
-            .position(|f| f.name == name)
-            .ok_or_else(|| Problem::Header(format!("no '{name}' field")))
+        meta.field_defs.fields.iter().position(|f| f.name == name).ok_or_else(|| Problem::Header(format!("no '{name}' field")))
     };
     Ok([find("x")?, find("y")?, find("z")?])
 }

@@ -35,10 +35,7 @@ pub(super) fn read_vertices(path: &Path, extra: Option<&str>) -> Result<Vertices
     let payload = parser.read_payload(&mut reader, &header).map_err(|e| Problem::Data(e.to_string()))?;
     let vertices = payload.get("vertex").map(Vec::as_slice).unwrap_or(&[]);
     if vertices.len() != claimed {
-        return Err(Problem::SizeMismatch {
-            claimed: format!("{claimed} vertices"),
-            actual: format!("{} vertices", vertices.len()),
-        });
+        return Err(Problem::SizeMismatch { claimed: format!("{claimed} vertices"), actual: format!("{} vertices", vertices.len()) });
     }
     let extra = extra.filter(|name| vertex.properties.contains_key(*name));
     let mut points = Vec::with_capacity(vertices.len());
@@ -77,7 +74,10 @@ fn check_rows_fit(header: &Header, available: usize) -> Result<(), Problem> {
         }
     }
     if needed > available as u128 {
-        return Err(Problem::SizeMismatch { claimed: format!("rows needing at least {needed} bytes"), actual: format!("{available} bytes after the header") });
+        return Err(Problem::SizeMismatch {
+            claimed: format!("rows needing at least {needed} bytes"),
+            actual: format!("{available} bytes after the header"),
+        });
     }
     Ok(())
 }

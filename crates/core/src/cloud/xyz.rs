@@ -19,9 +19,7 @@ pub(super) fn read(path: &Path) -> Result<Vec<[f32; 3]>, Problem> {
         match parse_point(content) {
             Some(point) => points.push(point),
             None if number == 0 => continue, // a header line such as "x,y,z"
-            None => {
-                return Err(Problem::Data(format!("line {}: expected three numbers, found '{content}'", number + 1)))
-            }
+            None => return Err(Problem::Data(format!("line {}: expected three numbers, found '{content}'", number + 1))),
         }
         if points.len() > MAX_POINTS {
             return Err(Problem::TooLarge(points.len() as u64));

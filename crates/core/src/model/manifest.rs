@@ -275,7 +275,10 @@ impl Scoring {
             return Err("scoring.smoothing, scoring.top_points and scoring.missing_sample must be at least 1".into());
         }
         if self.surface_neighbours == 1 || self.surface_neighbours == 2 {
-            return Err(format!("scoring.surface_neighbours = {}: a plane needs at least 3 points (0 = point distance)", self.surface_neighbours));
+            return Err(format!(
+                "scoring.surface_neighbours = {}: a plane needs at least 3 points (0 = point distance)",
+                self.surface_neighbours
+            ));
         }
         for (key, value) in [("missing_gap", self.missing_gap), ("missing_radius", self.missing_radius)] {
             if !(value.is_finite() && value > 0.0) {
@@ -414,8 +417,7 @@ impl Manifest {
     pub fn load(dir: &Path) -> Result<Manifest, ManifestError> {
         let path = dir.join(Self::FILE);
         let text = std::fs::read_to_string(&path).map_err(|source| ManifestError::Io { path: path.clone(), source })?;
-        let manifest: Manifest =
-            toml::from_str(&text).map_err(|e| ManifestError::Parse { path: path.clone(), message: e.to_string() })?;
+        let manifest: Manifest = toml::from_str(&text).map_err(|e| ManifestError::Parse { path: path.clone(), message: e.to_string() })?;
         manifest.validate().map_err(|message| ManifestError::Invalid { path, message })?;
         Ok(manifest)
     }

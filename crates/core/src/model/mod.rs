@@ -134,10 +134,7 @@ impl Model {
         let (g, k, b) = (self.manifest.grouping.groups, self.manifest.grouping.group_size, batch.len());
         let centers: Vec<f32> = batch.iter().flat_map(|(c, _)| c.iter().copied()).collect();
         let patches: Vec<f32> = batch.iter().flat_map(|(_, p)| p.iter().copied()).collect();
-        let inputs = [
-            f32s(tensor::CENTERS, vec![b, g, 3], &centers),
-            f32s(tensor::PATCHES, vec![b, g, k, 3], &patches),
-        ];
+        let inputs = [f32s(tensor::CENTERS, vec![b, g, 3], &centers), f32s(tensor::PATCHES, vec![b, g, k, 3], &patches)];
         let output = self.down.run(&inputs, tensor::PRED_CENTERS)?;
         split_points(output, b, g, &self.dir.join(&self.manifest.files.down.path))
     }
@@ -232,10 +229,9 @@ mod tests {
             let Data::F32(centers) = inputs[0].data else { panic!("the centers come first") };
             let (b, g) = (inputs[0].shape[0], inputs[0].shape[1]);
             Ok(match self.answer {
-                Answer::Repeat { copies } => Output {
-                    shape: vec![b, g * copies, 3],
-                    data: centers.chunks_exact(3).flat_map(|p| p.repeat(copies)).collect(),
-                },
+                Answer::Repeat { copies } => {
+                    Output { shape: vec![b, g * copies, 3], data: centers.chunks_exact(3).flat_map(|p| p.repeat(copies)).collect() }
+                }
                 Answer::Nan { copies } => Output { shape: vec![b, g * copies, 3], data: vec![f32::NAN; centers.len() * copies] },
             })
         }
