@@ -95,5 +95,49 @@ fn picture(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, geometry, inspection, picture);
+/// Reading a million-point scan in each binary format (the files are written once, here).
+fn reading(c: &mut Criterion) {
+    let points = scan().resampled(1_000_000).points().to_vec();
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let raw: Vec<u8> = points.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+    let n = points.len();
+    let binary = dir.path().join("binary.pcd");
+    let header = format!(
+        "VERSION 0.7\nFIELDS x y z\nSIZE 4 4 4\nTYPE F F F\nCOUNT 1 1 1\nWIDTH {n}\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS {n}\nDATA binary\n"
+    );
+    std::fs::write(&binary, [header.as_bytes(), &raw].concat()).expect("binary PCD written");
+    let ply = dir.path().join("binary.ply");
+    let header = format!(
+        "ply\nformat binary_little_endian 1.0\nelement vertex {n}\nproperty float x\nproperty float y\nproperty float z\nend_header\n"
+    );
+    std::fs::write(&ply, [header.as_bytes(), &raw].concat()).expect("binary PLY written");
+    let compressed = dir.path().join("compressed.pcd");
+    write_compressed_pcd(&compressed, &points);
+    let mut group = c.benchmark_group("read_1M");
+    group.sample_size(10);
+    for (name, path) in [("pcd_binary", &binary), ("pcd_binary_compressed", &compressed), ("ply_binary", &ply)] {
+        group.bench_function(name, |b| b.iter(|| cloud::read(black_box(path)).expect("the file just written")));
+    }
+    group.finish();
+}
+
+fn write_compressed_pcd(path: &Path, points: &[[f32; 3]]) {
+    use pcd_rs::{DataKind, DynRecord, Field, ValueKind, WriterInit};
+    let schema = vec![("x", ValueKind::F32, 1), ("y", ValueKind::F32, 1), ("z", ValueKind::F32, 1)];
+    let init = WriterInit {
+        width: points.len() as u64,
+        height: 1,
+        viewpoint: Default::default(),
+        data_kind: DataKind::BinaryCompressed,
+        schema: Some(pcd_rs::Schema::from_iter(schema)),
+        version: None,
+    };
+    let mut writer = init.create::<DynRecord, _>(path).expect("compressed PCD created");
+    for p in points {
+        writer.push(&DynRecord(p.iter().map(|&v| Field::F32(vec![v])).collect())).expect("a point written");
+    }
+    writer.finish().expect("compressed PCD finished");
+}
+
+criterion_group!(benches, geometry, inspection, picture, reading);
 criterion_main!(benches);

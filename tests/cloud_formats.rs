@@ -68,6 +68,66 @@ fn binary_compressed_written_by_pcd_rs_reads_back() {
     assert_close(cloud.points(), &expected, 0.0, "pcd-rs binary_compressed");
 }
 
+/// Fields beside x, y and z (before, between, of other types, several values each) in every
+/// binary layout: the bulk readers must find each coordinate where the header puts it.
+#[test]
+fn binary_files_with_other_fields_read_their_coordinates() {
+    use pcd_rs::{DataKind, DynRecord, Field, ValueKind, WriterInit};
+    let expected = expected_points();
+    let dir = tempfile::tempdir().unwrap();
+    for kind in [DataKind::Binary, DataKind::BinaryCompressed] {
+        let path = dir.path().join(format!("fields-{kind:?}.pcd"));
+        let schema = vec![
+            ("label", ValueKind::U8, 1),
+            ("y", ValueKind::F64, 1),
+            ("normal", ValueKind::F32, 3),
+            ("x", ValueKind::F32, 1),
+            ("z", ValueKind::F64, 1),
+            ("ring", ValueKind::U16, 1),
+        ];
+        let init = WriterInit {
+            width: expected.len() as u64,
+            height: 1,
+            viewpoint: Default::default(),
+            data_kind: kind,
+            schema: Some(pcd_rs::Schema::from_iter(schema)),
+            version: None,
+        };
+        let mut writer = init.create::<DynRecord, _>(&path).unwrap();
+        for (i, p) in expected.iter().enumerate() {
+            let fields = vec![
+                Field::U8(vec![(i % 200) as u8]),
+                Field::F64(vec![f64::from(p[1])]),
+                Field::F32(vec![9.0, -9.0, 0.5]),
+                Field::F32(vec![p[0]]),
+                Field::F64(vec![f64::from(p[2])]),
+                Field::U16(vec![i as u16]),
+            ];
+            writer.push(&DynRecord(fields)).unwrap();
+        }
+        writer.finish().unwrap();
+        assert_close(cloud::read(&path).unwrap().points(), &expected, 0.0, &format!("PCD {kind:?} with other fields"));
+    }
+    for big_endian in [false, true] {
+        let n = expected.len();
+        let format = if big_endian { "binary_big_endian" } else { "binary_little_endian" };
+        let header = format!(
+            "ply\nformat {format} 1.0\nelement vertex {n}\nproperty uchar label\nproperty double z\nproperty float x\nproperty short ring\nproperty float y\nelement face 0\nproperty list uchar int vertex_indices\nend_header\n"
+        );
+        let mut bytes = header.into_bytes();
+        for (i, p) in expected.iter().enumerate() {
+            let order = |b: &[u8]| if big_endian { b.iter().rev().copied().collect::<Vec<_>>() } else { b.to_vec() };
+            bytes.push(i as u8);
+            bytes.extend(order(&f64::from(p[2]).to_le_bytes()));
+            bytes.extend(order(&p[0].to_le_bytes()));
+            bytes.extend(order(&(i as i16).to_le_bytes()));
+            bytes.extend(order(&p[1].to_le_bytes()));
+        }
+        let (_dir, _, result) = read_bytes("fields.ply", &bytes);
+        assert_close(result.unwrap().points(), &expected, 0.0, &format!("PLY {format} with other fields"));
+    }
+}
+
 /// Writes `bytes` under `name` in a temporary folder and reads it back as a scan.
 fn read_bytes(name: &str, bytes: &[u8]) -> (tempfile::TempDir, PathBuf, Result<cloud::Cloud, CloudError>) {
     let dir = tempfile::tempdir().unwrap();
@@ -169,6 +229,19 @@ fn binary_compressed_with_lying_or_broken_sizes_is_refused() {
     refused("cut_c.pcd", &bytes[..bytes.len() - 500], |p| matches!(p, Problem::SizeMismatch { .. } | Problem::Data(_)));
     // Size words missing altogether.
     refused("nowords.pcd", &bytes[..data_at + 3], |p| matches!(p, Problem::Data(_)));
+    // A header and size words agreeing on 1,000x the points, more than LZF can expand the data to:
+    // refused before anything of that size is allocated.
+    let mut inflated = replace(&replace(&bytes, "POINTS 2048", "POINTS 2048000"), "WIDTH 2048", "WIDTH 2048000");
+    let at = data_at + 6;
+    inflated[at + 4..at + 8].copy_from_slice(&(2_048_000u32 * 16).to_le_bytes());
+    let message = refused("inflated.pcd", &inflated, |p| matches!(p, Problem::SizeMismatch { .. }));
+    assert!(message.contains("LZF cannot expand"), "{message}");
+    // Compressed bytes scrambled: the decompressor's error, not a panic.
+    let mut scrambled = bytes.clone();
+    for b in &mut scrambled[data_at + 8..data_at + 200] {
+        *b = 0xff;
+    }
+    refused("scrambled.pcd", &scrambled, |p| matches!(p, Problem::Data(_) | Problem::SizeMismatch { .. }));
 }
 
 #[test]

@@ -129,6 +129,19 @@ def object_score(s: np.ndarray, scoring: dict) -> float:
     return float(np.sort(s)[-top:].mean())
 
 
+def at_scan_density(q: np.ndarray, density, score, scoring: dict):
+    """Rust `scoring::at_scan_density`: a scan with more than twice `density` (`[scan] points`)
+    points is scored on its stride sample of `density` points; every point takes the score of
+    its nearest sampled point and the object score is the sample's. Returns (point scores,
+    object score)."""
+    if density and len(q) > 2 * density:
+        sample = q[stride_indices(len(q), density)]
+        s = score(sample)
+        return s[cKDTree(sample).query(q)[1]], object_score(s, scoring)
+    s = score(q)
+    return s, object_score(s, scoring)
+
+
 class Model:
     def __init__(self, model_dir: str, providers=None):
         import onnxruntime as ort
@@ -139,6 +152,7 @@ class Model:
         self.points, self.groups, self.k = g["points"], g["groups"], g["group_size"]
         self.gamma, self.s = g["up_ratio"], g["up_neighbours"]
         self.passes = g.get("passes", 1)
+        self.density = self.cfg.get("scan", {}).get("points")  # the density scores hold at
         nrm = self.cfg["normalisation"]
         self.register, self.center, self.scale = nrm["register"], nrm["center"], nrm["scale"]
         files = self.cfg["files"]
@@ -186,8 +200,8 @@ class Model:
         sc = self.cfg["scoring"] if scoring is None else scoring
         pts = self.registered(scan)
         cache = self.ref_cache.setdefault(sc.get("rule", "paper"), {})
-        s = score_points(pts, self.reference, sc, 1.0, cache)
-        return {"object_score": object_score(s, sc), "point_scores": s}
+        s, obj = at_scan_density(pts, self.density, lambda p: score_points(p, self.reference, sc, 1.0, cache), sc)
+        return {"object_score": obj, "point_scores": s}
 
     def group(self, q: np.ndarray):
         """The `grouping.passes` groupings of the stride sample: pass p starts FPS at sample
@@ -238,8 +252,8 @@ class Model:
         c, p = self.down_inputs(centers, neighbours, alpha, beta, draws, seed)
         pred = self.run_down(c, p)
         recon = self.reconstructions(pred)
-        s = np.mean([score_points(q, r, sc, self.scale, complete=self.complete()) for r in recon], axis=0)
-        obj = object_score(s, sc)
+        s, obj = at_scan_density(q, self.density, lambda p: np.mean(
+            [score_points(p, r, sc, self.scale, complete=self.complete()) for r in recon], axis=0), sc)
         return {"object_score": obj, "threshold": sc["threshold"],
                 "verdict": "defect" if obj > sc["threshold"] else "good",
                 "point_scores": s, "q": q, "recon": recon[0], "pred_centers": pred[0]}

@@ -10,7 +10,7 @@ use crate::cloud::Cloud;
 use crate::grouping::{NoiseLevels, Patches, Pyramid};
 use crate::model::{Manifest, MissingAgainst, Model, ModelError, Noise, ScanCheck};
 use crate::registration::{stride_indices, Pose, Reference};
-use crate::scoring::{object_score, point_scores, Normality, ScoringRule};
+use crate::scoring::{at_scan_density, point_scores, Normality, ScoringRule};
 
 /// A pipeline stage, for timings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -292,9 +292,13 @@ impl Detector for DusNet {
         };
         let (scan, reconstructions) = self.reconstruct(cloud.points(), |patches| draws(&noise, patches), &mut watch)?;
         let scale = self.frame.scale as f32;
-        let scores = watch.time(Stage::Score, || mean_scores(&scan, reconstructions, &complete, &rule, scale));
+        let scores = watch.time(Stage::Score, || {
+            at_scan_density(&scan, self.frame.scan.points, rule.top_points(), |scan| {
+                mean_scores(scan, reconstructions, &complete, &rule, scale)
+            })
+        });
         self.complete = Some(complete);
-        Ok(finish(scores, &rule, Some(self.model.manifest.scoring.threshold), watch))
+        Ok(finish(scores, Some(self.model.manifest.scoring.threshold), watch))
     }
 }
 
@@ -343,9 +347,8 @@ fn mean_scores(scan: &[[f32; 3]], reconstructions: Vec<Vec<[f32; 3]>>, complete:
     total.into_iter().map(|t| t / draws).collect()
 }
 
-fn finish(point_scores: Vec<f32>, rule: &ScoringRule, threshold: Option<f64>, watch: Stopwatch) -> Inspection {
-    let object_score = f64::from(object_score(&point_scores, rule.top_points()));
-    Inspection { point_scores, object_score, threshold, timings: watch.0 }
+fn finish((point_scores, object_score): (Vec<f32>, f32), threshold: Option<f64>, watch: Stopwatch) -> Inspection {
+    Inspection { point_scores, object_score: f64::from(object_score), threshold, timings: watch.0 }
 }
 
 /// The golden-part comparison: register onto the part's templates and score each point against
@@ -384,8 +387,10 @@ impl Detector for GoldenPart {
         let pose = watch.time(Stage::Register, || self.frame.pose(cloud.points()));
         let scores = watch.time(Stage::Score, || {
             let registered = pose.apply_all(cloud.points());
-            point_scores(&registered, &self.normality, &self.normality, &self.rule, 1.0)
+            at_scan_density(&registered, self.frame.scan.points, self.rule.top_points(), |scan| {
+                point_scores(scan, &self.normality, &self.normality, &self.rule, 1.0)
+            })
         });
-        Ok(finish(scores, &self.rule, self.threshold, watch))
+        Ok(finish(scores, self.threshold, watch))
     }
 }

@@ -15,9 +15,11 @@ use crate::spatial::PointIndex;
 /// Farthest point sampling: `count` indices into `points`, starting at index 0; each next point is
 /// the first one farthest from those already chosen. Distances are `(dx*dx + dy*dy) + dz*dz` in f32.
 ///
-/// Points are kept in small spatial buckets with a bounding box and their largest distance to the
-/// chosen set: a bucket whose box is farther from the new center than that distance cannot change
-/// and is skipped (bucket FPS). The result is exactly that of the plain O(N·count) loop.
+/// Points are kept in a k-d tree of small buckets; every node knows its bounding box and the
+/// largest distance to the chosen set below it. A subtree whose box is farther from the new
+/// center than that distance cannot change and is skipped whole, so late in sampling a center
+/// touches only its own neighbourhood (bucket FPS). The result is exactly that of the plain
+/// O(N·count) loop.
 pub fn farthest_point_sampling(points: &[[f32; 3]], count: usize) -> Vec<usize> {
     farthest_point_sampling_from(points, count, 0)
 }
@@ -28,86 +30,142 @@ pub fn farthest_point_sampling_from(points: &[[f32; 3]], count: usize, start: us
     if count == 0 {
         return Vec::new();
     }
-    let mut buckets = Buckets::new(points);
+    let mut tree = BucketTree::new(points);
     let mut chosen = Vec::with_capacity(count);
     let mut current = start.min(points.len() - 1);
     for _ in 0..count {
         chosen.push(current);
-        current = buckets.add_center(points[current]);
+        current = tree.add_center(points[current]);
     }
     chosen
 }
 
 /// Points per bucket: small enough to skip most of the cloud late in sampling, large enough that
-/// the per-bucket test stays cheap.
+/// the per-bucket work vectorises.
 const BUCKET: usize = 64;
-/// A bucket is skipped only when its box is farther than its largest distance by this relative
+/// A subtree is skipped only when its box is farther than its largest distance by this relative
 /// margin, so f32 rounding can never hide an update.
 const SKIP_MARGIN: f32 = 1.0 - 1e-5;
+/// Slices at least this long are split on both cores: building the tree is most of the cost on
+/// a large cloud.
+const PARALLEL_SPLIT: usize = 32 * 1024;
 
-struct Buckets {
-    /// Coordinates and original indices, bucket by bucket; ascending index within a bucket.
-    columns: Columns,
-    index: Vec<usize>,
+struct BucketTree {
+    /// Points and their original indices, bucket by bucket; ascending index within a bucket.
+    order: Vec<([f32; 3], u32)>,
     nearest: Vec<f32>,
-    spans: Vec<Span>,
+    /// Node 0 is the root.
+    nodes: Vec<Node>,
 }
 
-struct Span {
-    start: usize,
-    end: usize,
+struct Node {
     lo: [f32; 3],
     hi: [f32; 3],
-    /// Largest distance to the chosen set in this bucket and the smallest index holding it.
+    /// Largest distance to the chosen set below this node and the smallest index holding it.
     far: f32,
     far_at: usize,
+    below: Below,
 }
 
-impl Buckets {
-    fn new(points: &[[f32; 3]]) -> Buckets {
-        // Points travel with their index: the split then reads contiguous memory.
-        let mut order: Vec<([f32; 3], usize)> = points.iter().copied().zip(0..).collect();
-        let mut spans = Vec::new();
-        split(&mut order, 0, &mut spans);
-        let column = |k: usize| order.iter().map(|(p, _)| p[k]).collect();
-        let columns = Columns { x: column(0), y: column(1), z: column(2) };
-        let index = order.iter().map(|&(_, i)| i).collect();
-        Buckets { columns, index, nearest: vec![f32::INFINITY; points.len()], spans }
+enum Below {
+    /// A bucket: positions `start..end` of `order`.
+    Points { start: usize, end: usize },
+    /// Two subtrees, by node index.
+    Nodes(usize, usize),
+}
+
+impl BucketTree {
+    fn new(points: &[[f32; 3]]) -> BucketTree {
+        // Points travel with their index (u32: a cloud holds at most `cloud::MAX_POINTS`), 16
+        // bytes each: the partition and the updates read contiguous memory, and no second copy
+        // by columns is made (on a million points the copy cost more than it saved).
+        let mut order: Vec<([f32; 3], u32)> = points.iter().copied().zip(0..).collect();
+        let (lo, hi) = bounds(&order);
+        partition(&mut order, lo, hi);
+        let mut nodes = Vec::with_capacity(2 * order.len() / BUCKET + 1);
+        link(&order, 0, &mut nodes);
+        BucketTree { nearest: vec![f32::INFINITY; order.len()], order, nodes }
     }
 
     /// Lowers every distance by the distance to `c`; returns the first farthest point's index.
     fn add_center(&mut self, c: [f32; 3]) -> usize {
-        let (mut top, mut top_at) = (f32::NEG_INFINITY, usize::MAX);
-        for span in &mut self.spans {
-            if box_distance(span, c) * SKIP_MARGIN <= span.far {
-                update(span, c, &self.columns, &self.index, &mut self.nearest);
-            }
-            if span.far > top || (span.far == top && span.far_at < top_at) {
-                (top, top_at) = (span.far, span.far_at);
-            }
+        self.visit(0, c);
+        self.nodes[0].far_at
+    }
+
+    fn visit(&mut self, id: usize, c: [f32; 3]) {
+        let node = &self.nodes[id];
+        if box_distance(node, c) * SKIP_MARGIN > node.far {
+            return;
         }
-        top_at
+        let (far, far_at) = match node.below {
+            Below::Points { start, end } => update(&self.order[start..end], &mut self.nearest[start..end], c),
+            Below::Nodes(left, right) => {
+                self.visit(left, c);
+                self.visit(right, c);
+                farther(&self.nodes[left], &self.nodes[right])
+            }
+        };
+        (self.nodes[id].far, self.nodes[id].far_at) = (far, far_at);
     }
 }
 
-/// Splits `order` (points with their indices, starting at `offset`) at the median of its widest
-/// axis until buckets are small; each bucket's points end up in ascending index order.
-fn split(order: &mut [([f32; 3], usize)], offset: usize, spans: &mut Vec<Span>) {
-    let (lo, hi) = bounds(order);
+/// Orders `order` into buckets: split at the median of the widest axis of `[lo, hi]` (a box
+/// holding the slice, narrowed at each split without another pass over the points) until slices
+/// hold at most [`BUCKET`] points, each bucket's points in ascending index order. [`link`]
+/// retraces the splits.
+fn partition(order: &mut [([f32; 3], u32)], lo: [f32; 3], hi: [f32; 3]) {
     if order.len() <= BUCKET {
         order.sort_unstable_by_key(|&(_, i)| i);
-        spans.push(Span { start: offset, end: offset + order.len(), lo, hi, far: f32::INFINITY, far_at: order[0].1 });
         return;
     }
     let axis = (0..3).max_by(|&a, &b| (hi[a] - lo[a]).total_cmp(&(hi[b] - lo[b]))).unwrap_or(0);
     let middle = order.len() / 2;
     order.select_nth_unstable_by(middle, |a, b| a.0[axis].total_cmp(&b.0[axis]));
+    let cut = order[middle].0[axis];
+    let (mut left_hi, mut right_lo) = (hi, lo);
+    (left_hi[axis], right_lo[axis]) = (cut, cut);
+    let parallel = order.len() >= PARALLEL_SPLIT;
     let (left, right) = order.split_at_mut(middle);
-    split(left, offset, spans);
-    split(right, offset + middle, spans);
+    if parallel {
+        rayon::join(|| partition(left, lo, left_hi), || partition(right, right_lo, hi));
+    } else {
+        partition(left, lo, left_hi);
+        partition(right, right_lo, hi);
+    }
 }
 
-fn bounds(order: &[([f32; 3], usize)]) -> ([f32; 3], [f32; 3]) {
+/// The tree over a partitioned `order` (starting at position `offset`), appended to `nodes`;
+/// returns the index of its root.
+fn link(order: &[([f32; 3], u32)], offset: usize, nodes: &mut Vec<Node>) -> usize {
+    let id = nodes.len();
+    if order.len() <= BUCKET {
+        let (lo, hi) = bounds(order);
+        let below = Below::Points { start: offset, end: offset + order.len() };
+        nodes.push(Node { lo, hi, far: f32::INFINITY, far_at: order[0].1 as usize, below });
+        return id;
+    }
+    nodes.push(Node { lo: [0.0; 3], hi: [0.0; 3], far: f32::INFINITY, far_at: 0, below: Below::Nodes(0, 0) });
+    let middle = order.len() / 2;
+    let left = link(&order[..middle], offset, nodes);
+    let right = link(&order[middle..], offset + middle, nodes);
+    let (l, r) = (&nodes[left], &nodes[right]);
+    let (lo, hi) = ([0, 1, 2].map(|k| l.lo[k].min(r.lo[k])), [0, 1, 2].map(|k| l.hi[k].max(r.hi[k])));
+    let far_at = l.far_at.min(r.far_at);
+    nodes[id] = Node { lo, hi, far: f32::INFINITY, far_at, below: Below::Nodes(left, right) };
+    id
+}
+
+/// The larger of two nodes' farthest distances; on a tie, the smaller index.
+fn farther(a: &Node, b: &Node) -> (f32, usize) {
+    if b.far > a.far || (b.far == a.far && b.far_at < a.far_at) {
+        (b.far, b.far_at)
+    } else {
+        (a.far, a.far_at)
+    }
+}
+
+fn bounds(order: &[([f32; 3], u32)]) -> ([f32; 3], [f32; 3]) {
     let (mut lo, mut hi) = ([f32::INFINITY; 3], [f32::NEG_INFINITY; 3]);
     for (p, _) in order {
         for k in 0..3 {
@@ -118,49 +176,39 @@ fn bounds(order: &[([f32; 3], usize)]) -> ([f32; 3], [f32; 3]) {
     (lo, hi)
 }
 
-/// Squared distance from `c` to the bucket's bounding box (0 inside it).
-fn box_distance(span: &Span, c: [f32; 3]) -> f32 {
-    (0..3).map(|k| (span.lo[k] - c[k]).max(c[k] - span.hi[k]).max(0.0).powi(2)).sum()
+/// Squared distance from `c` to the node's bounding box (0 inside it).
+fn box_distance(node: &Node, c: [f32; 3]) -> f32 {
+    (0..3).map(|k| (node.lo[k] - c[k]).max(c[k] - node.hi[k]).max(0.0).powi(2)).sum()
 }
 
-/// Lowers the bucket's distances by their distance to `c` and finds its new farthest point. The
-/// first pass has no branches and vectorises; the second finds the first (smallest) index at the
-/// maximum, which exists because the maximum is one of the values just written.
-fn update(span: &mut Span, c: [f32; 3], columns: &Columns, index: &[usize], nearest: &mut [f32]) {
-    let range = span.start..span.end;
-    let (xs, ys, zs) = (&columns.x[range.clone()], &columns.y[range.clone()], &columns.z[range.clone()]);
-    let near = &mut nearest[range];
+/// Lowers the bucket's distances by their distance to `c`; returns its new farthest distance and
+/// the first (smallest) index holding it. The first pass has no branches and vectorises; the
+/// second finds that index, which exists because the maximum is one of the values just written.
+fn update(points: &[([f32; 3], u32)], near: &mut [f32], c: [f32; 3]) -> (f32, usize) {
     let mut lanes = [f32::NEG_INFINITY; LANES];
-    let lower = |d: &mut f32, x: f32, y: f32, z: f32| {
-        let (dx, dy, dz) = (x - c[0], y - c[1], z - c[2]);
+    let lower = |d: &mut f32, p: &[f32; 3]| {
+        let (dx, dy, dz) = (p[0] - c[0], p[1] - c[1], p[2] - c[2]);
         *d = d.min((dx * dx + dy * dy) + dz * dz);
         *d
     };
-    let mut chunks = near.chunks_exact_mut(LANES).zip(xs.chunks_exact(LANES).zip(ys.chunks_exact(LANES).zip(zs.chunks_exact(LANES))));
-    for (d, (x, (y, z))) in &mut chunks {
+    let mut chunks = near.chunks_exact_mut(LANES).zip(points.chunks_exact(LANES));
+    for (d, p) in &mut chunks {
         for l in 0..LANES {
-            let v = lower(&mut d[l], x[l], y[l], z[l]);
+            let v = lower(&mut d[l], &p[l].0);
             lanes[l] = if v > lanes[l] { v } else { lanes[l] };
         }
     }
     let tail = near.len() / LANES * LANES;
     for i in tail..near.len() {
-        let v = lower(&mut near[i], xs[i], ys[i], zs[i]);
+        let v = lower(&mut near[i], &points[i].0);
         lanes[0] = if v > lanes[0] { v } else { lanes[0] };
     }
     let far = lanes.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let first = near.iter().position(|&d| d == far).unwrap_or(0);
-    (span.far, span.far_at) = (far, index[span.start + first]);
+    (far, points[first].1 as usize)
 }
 
 const LANES: usize = 8;
-
-/// Coordinates by column, bucket by bucket: the layout the update loop vectorises over.
-struct Columns {
-    x: Vec<f32>,
-    y: Vec<f32>,
-    z: Vec<f32>,
-}
 
 /// Index `k` nearest points of `points` around each of `queries` (indices into `points`), the
 /// query point itself included when it belongs to `points`.
@@ -350,7 +398,7 @@ mod tests {
 
     #[test]
     fn fps_matches_the_plain_rule_on_a_large_cloud() {
-        let points: Vec<[f32; 3]> = (0..20_000u32)
+        let points: Vec<[f32; 3]> = (0..70_000u32)
             .map(|i| {
                 let h = |k: u32| (i.wrapping_mul(2_654_435_761).wrapping_add(k * 40_503) % 10_007) as f32 / 10_007.0;
                 [h(1) * 50.0, h(2) * 30.0, (h(3) * 6.0).sin() * 5.0]

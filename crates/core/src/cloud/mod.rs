@@ -4,6 +4,7 @@
 //! and the problem. Sizes claimed by headers are checked against the file's real size before any
 //! allocation, so a lying header cannot make us reserve gigabytes.
 
+mod binary;
 pub mod heatmap;
 mod pcd;
 mod ply;
@@ -113,8 +114,10 @@ impl Cloud {
         self.skipped
     }
 
-    /// The same surface with `size` points, for benchmarks: a stride sample, or copies shifted by
-    /// a small fixed pattern (0.2 scan units) when more points than the scan has are asked for.
+    /// The same surface with `size` points, for benchmarks: a stride sample, or, when more points
+    /// than the scan has are asked for, each point repeated in place, its copies shifted by a small
+    /// fixed pattern (0.2 scan units). Copies follow their point, as a denser scanner would write
+    /// them: neighbours in the file stay neighbours on the part.
     pub fn resampled(&self, size: usize) -> Cloud {
         let points = &self.points;
         let picked: Vec<[f32; 3]> = if size <= points.len() {
@@ -122,7 +125,7 @@ impl Cloud {
         } else {
             (0..size)
                 .map(|i| {
-                    let (p, copy) = (points[i % points.len()], (i / points.len()) as f32);
+                    let (p, copy) = (points[(i as u128 * points.len() as u128 / size as u128) as usize], (i % 7) as f32);
                     [p[0] + 0.2 * (copy * 1.3).sin(), p[1] + 0.2 * (copy * 2.1).cos(), p[2] + 0.2 * (copy * 0.7).sin()]
                 })
                 .collect()

@@ -1,12 +1,15 @@
-//! PCD (Point Cloud Library) files: ascii, binary and binary_compressed, through `pcd-rs`.
+//! PCD (Point Cloud Library) files: ascii, binary and binary_compressed. `pcd-rs` parses the
+//! header and the ascii data; binary data is read in bulk (`binary.rs`), after LZF decompression
+//! for binary_compressed.
 //!
 //! `pcd-rs` trusts the header: it would allocate whatever a binary_compressed header claims. So the
 //! header is parsed first and every claimed size is checked against the bytes really there.
 
 use std::path::Path;
 
-use pcd_rs::{DataKind, DynReader, Field, PcdMeta};
+use pcd_rs::{DataKind, DynReader, Field, PcdMeta, ValueKind};
 
+use super::binary::{self, Column, Scalar};
 use super::{check_claimed_points, Problem};
 
 pub(super) fn read(path: &Path) -> Result<Vec<[f32; 3]>, Problem> {
@@ -15,9 +18,84 @@ pub(super) fn read(path: &Path) -> Result<Vec<[f32; 3]>, Problem> {
     let meta = PcdMeta::from_reader(&bytes[..header_len]).map_err(|e| Problem::Header(e.to_string()))?;
     let claimed = check_claimed_points(meta.num_points)?;
     let xyz = xyz_fields(&meta)?;
-    check_payload(&meta, claimed, &bytes[header_len..])?;
+    let payload = &bytes[header_len..];
+    check_payload(&meta, claimed, payload)?;
+    match meta.data {
+        DataKind::Binary => binary_points(payload, &meta, claimed, xyz, Layout::Records),
+        DataKind::BinaryCompressed => binary_points(&decompress(payload)?, &meta, claimed, xyz, Layout::Columns),
+        DataKind::Ascii => ascii_points(&bytes, claimed, xyz),
+    }
+}
 
-    let reader = DynReader::from_reader(&bytes[..]).map_err(|e| Problem::Header(e.to_string()))?;
+/// How binary data holds its points: record after record, or (binary_compressed, once
+/// decompressed) each field's values for all points together.
+#[derive(Clone, Copy)]
+enum Layout {
+    Records,
+    Columns,
+}
+
+fn binary_points(data: &[u8], meta: &PcdMeta, claimed: usize, xyz: [usize; 3], layout: Layout) -> Result<Vec<[f32; 3]>, Problem> {
+    let fields = &meta.field_defs.fields;
+    let widths: Vec<usize> = fields.iter().map(|f| f.kind.byte_size() * f.count as usize).collect();
+    let record: usize = widths.iter().sum();
+    let column = |f: usize| {
+        let before: usize = widths[..f].iter().sum();
+        let scalar = scalar(fields[f].kind);
+        match layout {
+            Layout::Records => Column { offset: before, stride: record, scalar },
+            Layout::Columns => Column { offset: before * claimed, stride: widths[f], scalar },
+        }
+    };
+    binary::points(data, claimed, xyz.map(column), false)
+        .ok_or_else(|| Problem::SizeMismatch { claimed: format!("{claimed} points"), actual: format!("{} bytes of data", data.len()) })
+}
+
+fn scalar(kind: ValueKind) -> Scalar {
+    match kind {
+        ValueKind::I8 => Scalar::I8,
+        ValueKind::U8 => Scalar::U8,
+        ValueKind::I16 => Scalar::I16,
+        ValueKind::U16 => Scalar::U16,
+        ValueKind::I32 => Scalar::I32,
+        ValueKind::U32 => Scalar::U32,
+        ValueKind::I64 => Scalar::I64,
+        ValueKind::U64 => Scalar::U64,
+        ValueKind::F32 => Scalar::F32,
+        ValueKind::F64 => Scalar::F64,
+    }
+}
+
+/// LZF can expand its input at most this many times (a 3-byte back reference copies 264 bytes):
+/// a header claiming more is lying, and believing it would allocate what it claims.
+const LZF_MAX_EXPANSION: usize = 90;
+
+/// The data of a binary_compressed payload whose size words `check_payload` has accepted.
+fn decompress(payload: &[u8]) -> Result<Vec<u8>, Problem> {
+    let word = |i: usize| u32::from_le_bytes([payload[i], payload[i + 1], payload[i + 2], payload[i + 3]]) as usize;
+    let (compressed, uncompressed) = (&payload[8..], word(4));
+    if uncompressed == 0 {
+        return Ok(Vec::new());
+    }
+    if uncompressed > compressed.len().saturating_mul(LZF_MAX_EXPANSION) {
+        return Err(Problem::SizeMismatch {
+            claimed: format!("{uncompressed} bytes uncompressed"),
+            actual: format!("{} compressed bytes, which LZF cannot expand to that", compressed.len()),
+        });
+    }
+    let data = lzf::decompress(compressed, uncompressed).map_err(|e| Problem::Data(format!("binary_compressed data: {e}")))?;
+    if data.len() != uncompressed {
+        return Err(Problem::SizeMismatch {
+            claimed: format!("{uncompressed} bytes uncompressed"),
+            actual: format!("{} bytes", data.len()),
+        });
+    }
+    Ok(data)
+}
+
+/// Ascii data through `pcd-rs`, whose header and payload checks have passed.
+fn ascii_points(bytes: &[u8], claimed: usize, xyz: [usize; 3]) -> Result<Vec<[f32; 3]>, Problem> {
+    let reader = DynReader::from_reader(bytes).map_err(|e| Problem::Header(e.to_string()))?;
     let mut points = Vec::with_capacity(claimed.min(bytes.len() / 3));
     for record in reader {
         let record = record.map_err(|e| Problem::Data(e.to_string()))?;
