@@ -102,10 +102,7 @@ fn reading(c: &mut Criterion) {
     let raw: Vec<u8> = points.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
     let n = points.len();
     let binary = dir.path().join("binary.pcd");
-    let header = format!(
-        "VERSION 0.7\nFIELDS x y z\nSIZE 4 4 4\nTYPE F F F\nCOUNT 1 1 1\nWIDTH {n}\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS {n}\nDATA binary\n"
-    );
-    std::fs::write(&binary, [header.as_bytes(), &raw].concat()).expect("binary PCD written");
+    cloud::write_pcd(&binary, &points).expect("binary PCD written");
     let ply = dir.path().join("binary.ply");
     let header = format!(
         "ply\nformat binary_little_endian 1.0\nelement vertex {n}\nproperty float x\nproperty float y\nproperty float z\nend_header\n"

@@ -60,6 +60,60 @@ fn score_json_agrees_with_the_library() {
     assert_eq!(stages, ["register", "group", "down_net", "pyramid", "up_net", "score"]);
 }
 
+/// A scan with four times the points of the part's training scans (each point written four
+/// times in a row) is scored at the part's density (`scoring::at_scan_density`): its stride
+/// sample is the original scan, so the object score is the original's (to 1e-4: the model's
+/// input sample differs a little).
+#[test]
+fn a_scan_far_denser_than_the_parts_is_scored_at_its_density() {
+    let dir = tempfile::tempdir().unwrap();
+    for (sample, verdict) in [("good", "ok"), ("defect", "defect")] {
+        let scan = model().join(format!("samples/{sample}.pcd"));
+        let dense = dir.path().join(format!("{sample}-dense.pcd"));
+        let points: Vec<[f32; 3]> = dus_core::cloud::read(&scan).unwrap().points().iter().flat_map(|&p| [p; 4]).collect();
+        dus_core::cloud::write_pcd(&dense, &points).unwrap();
+        let report = |path: &Path| {
+            let out = edge_tool(&["score", arg(path), "--json"]);
+            assert!(out.status.success(), "{}", text(&out));
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        };
+        let (original, denser) = (report(&scan), report(&dense));
+        assert_eq!(denser["points"], 64000);
+        assert_eq!(denser["verdict"], verdict, "{sample}: {denser}");
+        let (a, b) = (original["object_score"].as_f64().unwrap(), denser["object_score"].as_f64().unwrap());
+        assert!((a - b).abs() < 1e-4, "{sample}: object score {b} at 64k points, {a} at 16k");
+    }
+}
+
+/// `bench` times every stage, each against its anchor when a Python is given (CI's light venv
+/// has numpy only, so the numpy reader is the anchor measured; the packages it lacks are left
+/// out, not failed), and measures peak memory one process per size.
+#[test]
+fn bench_times_the_stages_against_their_anchors_and_peak_memory() {
+    let python = repo().join(".venv-tools-light/bin/python");
+    assert!(python.exists(), "{} is missing: scripts/test.sh makes it", python.display());
+    let out = edge_tool(&["bench", "--sizes", "16000", "--repeat", "1", "--python", arg(&python), "--memory", "4000,16000"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let printed = text(&out);
+    for expected in [
+        "16000 points: register ",
+        "16000 points: read (binary PCD): dus-edge ",
+        "ms, numpy ",
+        "16000 points: FPS to 512: dus-edge ",
+        "covering radius ",
+        "16000 points: register: dus-edge ",
+        "trimmed RMS ",
+        "16000 points: whole part: dus-edge ",
+        "4000 points: not measured: error: incomplete scan",
+    ] {
+        assert!(printed.contains(expected), "no '{expected}' in:\n{printed}");
+    }
+    let peak = printed.lines().find_map(|l| l.strip_prefix("  16000 points: peak resident memory (model loaded, one inspection): "));
+    let mib: f64 =
+        peak.and_then(|p| p.trim_end_matches(" MiB").parse().ok()).unwrap_or_else(|| panic!("no peak memory at 16000:\n{printed}"));
+    assert!((50.0..8192.0).contains(&mib), "{mib} MiB");
+}
+
 #[test]
 fn unavailable_providers_fall_back_to_cpu_unless_strict() {
     let scan = model().join("samples/good.pcd");

@@ -1,18 +1,25 @@
-//! `edge-tool bench`: per-stage timings on a 16k- and a 120k-point scan, and farthest point
-//! sampling against the `fpsample` Python package (bucket FPS) on the same points, in the same run.
+//! `edge-tool bench`: per-stage timings of whole inspections at each scan size, and each stage
+//! the product does itself against its anchor, measured in the same run on the same points: the
+//! reader against numpy, FPS against `fpsample` (with the covering radius of both samples, since
+//! the two pick different points), KNN against `pykdtree`, registration against `small_gicp`'s
+//! point-to-plane ICP (with the trimmed RMS both reach), the whole part against the Python
+//! reference. `--memory` adds the peak resident memory of one inspection per size.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod anchors;
+mod memory;
+
+use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 
 use super::{DetectorKind, RuntimeArgs, DEFAULT_MODEL};
-use dus_core::cloud;
-use dus_core::detector::millis;
-use dus_core::detector::Stage;
-use dus_core::grouping::farthest_point_sampling;
+use dus_core::cloud::{self, Cloud};
+use dus_core::detector::{millis, Stage};
+use dus_core::grouping::{covering_radius, farthest_point_sampling, neighbourhoods};
+use dus_core::model::Manifest;
+use dus_core::registration::{Pose, Reference};
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -27,9 +34,17 @@ pub struct BenchArgs {
     /// Runs per measurement; the median is reported.
     #[arg(long, default_value_t = 5)]
     repeat: usize,
-    /// Python with the `fpsample` package, to time its bucket FPS on the same points.
-    #[arg(long)]
-    fpsample_python: Option<PathBuf>,
+    /// A Python with numpy, to time the anchors it can import: fpsample, pykdtree, small_gicp
+    /// and the dus-edge reference (`tools/.venv/bin/python` after `tools/setup.sh`).
+    #[arg(long, alias = "fpsample-python")]
+    python: Option<PathBuf>,
+    /// Also measure the peak resident memory of one inspection at each of these sizes (one
+    /// process per size).
+    #[arg(long, value_delimiter = ',', num_args = 0.., default_missing_value = "4000,16000,64000,250000,1000000")]
+    memory: Option<Vec<usize>>,
+    /// Print this process's peak resident memory at the end (used by `--memory`).
+    #[arg(long, hide = true)]
+    peak_rss: bool,
     #[command(flatten)]
     runtime: RuntimeArgs,
 }
@@ -39,77 +54,132 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let scan_path = args.scan.clone().unwrap_or_else(|| args.model.join("samples/good.pcd"));
     let base = cloud::read(&scan_path)?;
     let mut detector = super::detector(DetectorKind::DusNet, &args.model, &args.runtime.config())?;
-    let groups = dus_core::model::Manifest::load(&args.model)?.grouping.groups;
+    let manifest = Manifest::load(&args.model)?;
+    let reference_path = args.model.join(&manifest.files.reference.path);
+    let reference_cloud = cloud::read(&reference_path)?;
+    let reference = Reference::new(reference_cloud.points());
+    let groups = manifest.grouping.groups;
     println!(
         "bench: {} resampled, median of {repeat} runs, {} threads for ONNX Runtime",
         scan_path.display(),
         args.runtime.config().threads
     );
-    let progress = super::progress_bar((args.sizes.len() * repeat) as u64, "inspections");
+    let work = tempfile::tempdir().context("a temporary folder for the scans")?;
     for &size in &args.sizes {
         let cloud = base.resampled(size);
-        progress.set_message(format!("{size} points"));
-        let mut runs: Vec<Vec<(Stage, f64)>> = Vec::new();
-        for _ in 0..repeat {
-            let inspection = detector.inspect(&cloud)?;
-            runs.push(inspection.timings.iter().map(|(s, d)| (*s, millis(*d))).collect());
-            progress.inc(1);
-        }
-        let stages: Vec<String> = runs[0]
-            .iter()
-            .enumerate()
-            .map(|(i, (stage, _))| format!("{} {:.1}", stage.name(), median(runs.iter().map(|r| r[i].1).collect())))
-            .collect();
-        let total = median(runs.iter().map(|r| r.iter().map(|(_, ms)| ms).sum()).collect());
-        progress.suspend(|| println!("{size:>7} points: {} ms; total {total:.1} ms ({:.1} parts/s)", stages.join(", "), 1e3 / total));
-        let ours = median((0..repeat).map(|_| time_ms(|| farthest_point_sampling(cloud.points(), groups))).collect());
-        let line = match &args.fpsample_python {
-            Some(python) => {
-                let theirs = fpsample_ms(python, cloud.points(), groups, repeat)?;
-                format!(
-                    "{size:>7} points: FPS to {groups}: dus-edge {ours:.2} ms, fpsample bucket FPS {theirs:.2} ms (ratio {:.2}x)",
-                    theirs / ours
-                )
-            }
-            None => format!("{size:>7} points: FPS to {groups}: dus-edge {ours:.2} ms (pass --fpsample-python to compare)"),
+        let total = inspections(&mut *detector, &cloud, repeat)?;
+        let scan = work.path().join(format!("scan-{size}.pcd"));
+        cloud::write_pcd(&scan, cloud.points()).with_context(|| format!("writing {}", scan.display()))?;
+        let ours = Ours::measure(&scan, &cloud, &reference, groups, repeat)?;
+        let theirs = match &args.python {
+            Some(python) => Some(anchors::measure(
+                python,
+                &scan,
+                &reference_path,
+                &args.model,
+                &ours.centers,
+                cloud::rms_radius(reference_cloud.points()),
+                repeat,
+            )?),
+            None => None,
         };
-        progress.suspend(|| println!("{line}"));
+        ours.report(size, total, theirs.as_ref(), &cloud, &reference);
     }
-    progress.finish_and_clear();
+    if let Some(sizes) = &args.memory {
+        memory::report(&args.model, &scan_path, sizes, &args.runtime)?;
+    }
+    if args.peak_rss {
+        println!("{}", memory::peak_line()?);
+    }
     Ok(())
 }
 
-fn time_ms<T>(work: impl FnOnce() -> T) -> f64 {
-    let start = Instant::now();
-    std::hint::black_box(work());
-    millis(start.elapsed())
+/// Whole inspections of `cloud`: prints the median of each stage; returns the median total.
+fn inspections(detector: &mut dyn dus_core::detector::Detector, cloud: &Cloud, repeat: usize) -> Result<f64> {
+    let progress = super::progress_bar(repeat as u64, "inspections");
+    progress.set_message(format!("{} points", cloud.len()));
+    let mut runs: Vec<Vec<(Stage, f64)>> = Vec::new();
+    for _ in 0..repeat {
+        let inspection = detector.inspect(cloud)?;
+        runs.push(inspection.timings.iter().map(|(s, d)| (*s, millis(*d))).collect());
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    let stages: Vec<String> = runs[0]
+        .iter()
+        .enumerate()
+        .map(|(i, (stage, _))| format!("{} {:.1}", stage.name(), median(runs.iter().map(|r| r[i].1).collect())))
+        .collect();
+    let total = median(runs.iter().map(|r| r.iter().map(|(_, ms)| ms).sum()).collect());
+    println!("{:>7} points: {} ms; total {total:.1} ms ({:.1} parts/s)", cloud.len(), stages.join(", "), 1e3 / total);
+    Ok(total)
+}
+
+/// dus-edge's own stages, timed alone: median milliseconds and what each produced.
+struct Ours {
+    read_ms: f64,
+    fps_ms: f64,
+    centers: Vec<usize>,
+    knn_ms: f64,
+    register_ms: f64,
+    pose: Pose,
+}
+
+impl Ours {
+    fn measure(scan: &std::path::Path, cloud: &Cloud, reference: &Reference, groups: usize, repeat: usize) -> Result<Ours> {
+        let (read_ms, _) = timed(repeat, || cloud::read(scan));
+        let points = cloud.points();
+        let (fps_ms, centers) = timed(repeat, || farthest_point_sampling(points, groups));
+        let queries: Vec<[f32; 3]> = centers.iter().map(|&i| points[i]).collect();
+        let (knn_ms, _) = timed(repeat, || neighbourhoods(points, &queries, 32));
+        let (register_ms, pose) = timed(repeat, || reference.register(points));
+        Ok(Ours { read_ms, fps_ms, centers, knn_ms, register_ms, pose })
+    }
+
+    fn report(&self, size: usize, total_ms: f64, theirs: Option<&anchors::Anchors>, cloud: &Cloud, reference: &Reference) {
+        let line = |what: &str, ours: f64, anchor: Option<(&str, f64)>, note: String| match anchor {
+            Some((name, ms)) => {
+                println!("{size:>7} points: {what}: dus-edge {ours:.2} ms, {name} {ms:.2} ms (ratio {:.2}x){note}", ms / ours)
+            }
+            None => println!("{size:>7} points: {what}: dus-edge {ours:.2} ms{note}"),
+        };
+        let radius = |indices: &[usize]| covering_radius(cloud.points(), indices);
+        line("read (binary PCD)", self.read_ms, theirs.map(|t| ("numpy", t.numpy_read_ms)), String::new());
+        let fps = theirs.and_then(|t| t.fpsample.as_ref());
+        let fps_note = match fps {
+            Some(f) => format!("; covering radius {:.3} / {:.3} scan units", radius(&self.centers), radius(&f.indices)),
+            None => format!("; covering radius {:.3} scan units", radius(&self.centers)),
+        };
+        line(&format!("FPS to {}", self.centers.len()), self.fps_ms, fps.map(|f| ("fpsample bucket FPS", f.ms)), fps_note);
+        line("KNN of the centers (32)", self.knn_ms, theirs.and_then(|t| t.pykdtree_ms).map(|ms| ("pykdtree", ms)), String::new());
+        let ours_rms = reference.trimmed_rms(cloud.points(), &self.pose);
+        let gicp = theirs.and_then(|t| t.small_gicp.as_ref());
+        let register_note = match gicp {
+            Some(g) => format!(
+                "; trimmed RMS {ours_rms:.4} / {:.4} scan units ({} iterations)",
+                reference.trimmed_rms(cloud.points(), &g.pose()),
+                g.iterations
+            ),
+            None => format!("; trimmed RMS {ours_rms:.4} scan units"),
+        };
+        line("register", self.register_ms, gicp.map(|g| ("small_gicp point-to-plane", g.ms)), register_note);
+        line("whole part", total_ms, theirs.and_then(|t| t.python_reference_ms).map(|ms| ("Python reference", ms)), String::new());
+    }
+}
+
+/// The median milliseconds of `repeat` runs of `work`, and the last run's result.
+fn timed<T>(repeat: usize, mut work: impl FnMut() -> T) -> (f64, T) {
+    let mut times = Vec::with_capacity(repeat);
+    let mut last = None;
+    for _ in 0..repeat.max(1) {
+        let start = Instant::now();
+        last = Some(std::hint::black_box(work()));
+        times.push(millis(start.elapsed()));
+    }
+    (median(times), last.expect("at least one run"))
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
-}
-
-/// Median milliseconds of `fpsample.bucket_fps_kdline_sampling` on the same points.
-fn fpsample_ms(python: &Path, points: &[[f32; 3]], count: usize, repeat: usize) -> Result<f64> {
-    let file = tempfile::NamedTempFile::new()?;
-    let bytes: Vec<u8> = points.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
-    std::fs::write(file.path(), bytes)?;
-    let script = "import sys, time, numpy as np, fpsample\n\
-        pts = np.fromfile(sys.argv[1], dtype='<f4').reshape(-1, 3)\n\
-        n, r = int(sys.argv[2]), int(sys.argv[3])\n\
-        ts = []\n\
-        for _ in range(r):\n    t = time.perf_counter(); fpsample.bucket_fps_kdline_sampling(pts, n, h=7, start_idx=0); ts.append((time.perf_counter() - t) * 1e3)\n\
-        print(sorted(ts)[len(ts) // 2])\n";
-    let output = Command::new(python)
-        .args(["-c", script])
-        .arg(file.path())
-        .arg(count.to_string())
-        .arg(repeat.to_string())
-        .output()
-        .with_context(|| format!("{}: cannot run", python.display()))?;
-    if !output.status.success() {
-        bail!("fpsample timing failed: {}", String::from_utf8_lossy(&output.stderr));
-    }
-    String::from_utf8_lossy(&output.stdout).trim().parse().context("fpsample timing printed no number")
 }

@@ -103,6 +103,22 @@ pub struct RuntimeArgs {
 }
 
 impl RuntimeArgs {
+    /// These options as they were given, for a child `edge-tool` (`bench --memory`).
+    #[cfg(feature = "workstation")]
+    fn to_args(&self) -> Vec<String> {
+        let mut args = vec!["--providers".to_string(), self.providers.join(",")];
+        if self.strict {
+            args.push("--strict".into());
+        }
+        if let Some(library) = &self.ort_library {
+            args.extend(["--ort-library".into(), library.display().to_string()]);
+        }
+        if let Some(threads) = self.threads {
+            args.extend(["--threads".into(), threads.to_string()]);
+        }
+        args
+    }
+
     fn config(&self) -> RuntimeConfig {
         let default = RuntimeConfig::default();
         RuntimeConfig {

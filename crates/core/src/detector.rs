@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use crate::cloud::Cloud;
+use crate::cloud::{rms_radius, Cloud};
 use crate::grouping::{NoiseLevels, Patches, Pyramid};
 use crate::model::{Manifest, MissingAgainst, Model, ModelError, Noise, ScanCheck};
 use crate::registration::{stride_indices, Pose, Reference};
@@ -185,13 +185,6 @@ impl Frame {
             })
             .collect()
     }
-}
-
-/// Root mean square distance of `points` from their centroid, in f64.
-fn rms_radius(points: &[[f32; 3]]) -> f64 {
-    let n = points.len().max(1) as f64;
-    let mean = points.iter().fold([0.0f64; 3], |m, p| [0, 1, 2].map(|k| m[k] + f64::from(p[k]))).map(|v| v / n);
-    (points.iter().map(|p| (0..3).map(|k| (f64::from(p[k]) - mean[k]).powi(2)).sum::<f64>()).sum::<f64>() / n).sqrt()
 }
 
 /// DUS-Net: group, Down-Net, Up-Net, distance to the reconstruction.

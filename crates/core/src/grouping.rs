@@ -40,6 +40,18 @@ pub fn farthest_point_sampling_from(points: &[[f32; 3]], count: usize, start: us
     chosen
 }
 
+/// How well `chosen` (indices into `points`) covers the cloud: the largest distance from a point
+/// to its nearest chosen point. FPS makes it small greedily; two samplers that pick different
+/// points compare by it.
+pub fn covering_radius(points: &[[f32; 3]], chosen: &[usize]) -> f32 {
+    let picked: Vec<[f32; 3]> = chosen.iter().filter_map(|&i| points.get(i).copied()).collect();
+    if picked.is_empty() {
+        return f32::INFINITY;
+    }
+    let index = PointIndex::<f32>::new(&picked);
+    points.par_iter().map(|p| index.nearest(p).distance_sq).reduce(|| 0.0, f32::max).sqrt()
+}
+
 /// Points per bucket: small enough to skip most of the cloud late in sampling, large enough that
 /// the per-bucket work vectorises.
 const BUCKET: usize = 64;
@@ -405,6 +417,14 @@ mod tests {
             })
             .collect();
         assert_eq!(farthest_point_sampling(&points, 300), plain_fps(&points, 300));
+    }
+
+    #[test]
+    fn covering_radius_is_the_farthest_point_from_the_sample() {
+        let line: Vec<[f32; 3]> = (0..11).map(|i| [i as f32, 0.0, 0.0]).collect();
+        assert_eq!(covering_radius(&line, &[0, 10]), 5.0);
+        assert_eq!(covering_radius(&line, &farthest_point_sampling(&line, 3)), 2.0);
+        assert_eq!(covering_radius(&line, &[]), f32::INFINITY, "nothing covers nothing");
     }
 
     #[test]

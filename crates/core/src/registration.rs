@@ -43,6 +43,11 @@ impl Pose {
         points.iter().map(|p| self.apply(&p.map(f64::from)).map(|v| v as f32)).collect()
     }
 
+    /// The pose of a 4 x 4 homogeneous matrix, given by rows (how other tools write poses).
+    pub fn from_rows(rows: &[[f64; 4]; 4]) -> Pose {
+        Pose { rotation: Matrix3::from_fn(|r, c| rows[r][c]), translation: Vector3::new(rows[0][3], rows[1][3], rows[2][3]) }
+    }
+
     /// `self` after `first`.
     fn after(&self, first: &Pose) -> Pose {
         Pose { rotation: self.rotation * first.rotation, translation: self.rotation * first.translation + self.translation }
@@ -84,7 +89,7 @@ impl Reference {
     /// iteration keeps exactly the pairs of the one before. Its motion was then fitted to these
     /// very pairs, so every later step is the identity (to rounding): stopping changes nothing.
     fn register_counting(&self, scan: &[[f32; 3]]) -> (Pose, usize) {
-        let sample: Vec<[f64; 3]> = stride_indices(scan.len(), ICP_SAMPLE).into_iter().map(|i| scan[i].map(f64::from)).collect();
+        let sample = icp_sample(scan);
         let start = centroid(&sample);
         let mut pose = Pose::identity();
         pose.translation = Vector3::from(self.centroid) - Vector3::from(start);
@@ -98,6 +103,16 @@ impl Reference {
             previous = pairs;
         }
         (pose, ICP_ITERATIONS)
+    }
+
+    /// What ICP minimises, for comparing poses: the root mean square distance of the kept
+    /// (closest `ICP_KEEP`) correspondences of `scan`'s ICP sample moved by `pose`.
+    pub fn trimmed_rms(&self, scan: &[[f32; 3]], pose: &Pose) -> f64 {
+        let sample = icp_sample(scan);
+        let pairs = self.pairs(&sample, pose);
+        let squares: f64 =
+            pairs.iter().map(|&(i, j)| (Vector3::from(pose.apply(&sample[i])) - Vector3::from(self.points[j])).norm_squared()).sum();
+        (squares / pairs.len().max(1) as f64).sqrt()
     }
 
     /// The kept correspondences of one ICP step, (sample index, reference index), closest first:
@@ -122,6 +137,11 @@ impl Reference {
         let matched: Vec<[f64; 3]> = pairs.iter().map(|&(_, j)| self.points[j]).collect();
         kabsch(&moved, &matched)
     }
+}
+
+/// The scan points ICP works on (`models/README.md`, registration step 1), in f64.
+fn icp_sample(scan: &[[f32; 3]]) -> Vec<[f64; 3]> {
+    stride_indices(scan.len(), ICP_SAMPLE).into_iter().map(|i| scan[i].map(f64::from)).collect()
 }
 
 /// The rotation and translation that best move `from` onto `to` (least squares, no reflection).

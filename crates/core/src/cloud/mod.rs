@@ -13,6 +13,7 @@ mod xyz;
 use std::path::{Path, PathBuf};
 
 pub use heatmap::write_heatmap;
+pub use pcd::write as write_pcd;
 
 /// The most points one scan may hold; far above any line scanner, far below what exhausts memory.
 pub const MAX_POINTS: usize = 50_000_000;
@@ -132,6 +133,14 @@ impl Cloud {
         };
         Cloud { points: picked, skipped: 0 }
     }
+}
+
+/// Root mean square distance of `points` from their centroid, in f64: a part's size that
+/// rotation does not change and a few stray points barely move.
+pub fn rms_radius(points: &[[f32; 3]]) -> f64 {
+    let n = points.len().max(1) as f64;
+    let mean = points.iter().fold([0.0f64; 3], |m, p| [0, 1, 2].map(|k| m[k] + f64::from(p[k]))).map(|v| v / n);
+    (points.iter().map(|p| (0..3).map(|k| (f64::from(p[k]) - mean[k]).powi(2)).sum::<f64>()).sum::<f64>() / n).sqrt()
 }
 
 /// Reads a scan, choosing the format by the file's extension.

@@ -12,6 +12,19 @@ use pcd_rs::{DataKind, DynReader, Field, PcdMeta, ValueKind};
 use super::binary::{self, Column, Scalar};
 use super::{check_claimed_points, Problem};
 
+/// Writes `points` as a binary PCD of x, y and z (f32): the layout of `reference.pcd`, which
+/// PCL, CloudCompare and numpy read directly.
+pub fn write(path: &Path, points: &[[f32; 3]]) -> std::io::Result<()> {
+    let n = points.len();
+    let header = format!(
+        "# .PCD v0.7 - Point Cloud Data file format\nVERSION 0.7\nFIELDS x y z\nSIZE 4 4 4\nTYPE F F F\nCOUNT 1 1 1\n\
+         WIDTH {n}\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS {n}\nDATA binary\n"
+    );
+    let mut bytes = header.into_bytes();
+    bytes.extend(points.iter().flatten().flat_map(|v| v.to_le_bytes()));
+    std::fs::write(path, bytes)
+}
+
 pub(super) fn read(path: &Path) -> Result<Vec<[f32; 3]>, Problem> {
     let bytes = std::fs::read(path)?;
     let header_len = header_length(&bytes)?;
