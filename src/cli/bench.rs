@@ -42,8 +42,9 @@ pub struct BenchArgs {
     /// process per size).
     #[arg(long, value_delimiter = ',', num_args = 0.., default_missing_value = "4000,16000,64000,250000,1000000")]
     memory: Option<Vec<usize>>,
-    /// Print this process's peak resident memory at the end (used by `--memory`).
-    #[arg(long, hide = true)]
+    /// Print this process's peak resident memory at the end: what `--memory` reads from each
+    /// child; with a large `--repeat`, whether memory grows with the parts inspected.
+    #[arg(long)]
     peak_rss: bool,
     #[command(flatten)]
     runtime: RuntimeArgs,
