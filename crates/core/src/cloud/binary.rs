@@ -65,8 +65,14 @@ pub(super) struct Column {
 }
 
 impl Column {
-    fn end_of(&self, i: usize) -> usize {
-        self.offset + i * self.stride + self.scalar.size()
+    /// Whether `bytes` holds this column's value for each of `n` points.
+    fn fits(&self, bytes: &[u8], n: usize) -> bool {
+        n == 0 || self.offset + (n - 1) * self.stride + self.scalar.size() <= bytes.len()
+    }
+
+    /// Point `i`'s value; `fits` has been checked.
+    fn at(&self, bytes: &[u8], i: usize, big_endian: bool) -> f32 {
+        self.scalar.read(&bytes[self.offset + i * self.stride..], big_endian)
     }
 }
 
@@ -74,19 +80,18 @@ impl Column {
 /// short for them (the callers have checked the length against the header; this keeps a wrong
 /// check from turning into a panic).
 pub(super) fn points(bytes: &[u8], n: usize, xyz: [Column; 3], big_endian: bool) -> Option<Vec<[f32; 3]>> {
-    if n > 0 && xyz.iter().any(|c| c.end_of(n - 1) > bytes.len()) {
+    if !xyz.iter().all(|c| c.fits(bytes, n)) {
         return None;
     }
-    let value = |c: &Column, i: usize| c.scalar.read(&bytes[c.offset + i * c.stride..], big_endian);
-    Some((0..n).into_par_iter().map(|i| [value(&xyz[0], i), value(&xyz[1], i), value(&xyz[2], i)]).collect())
+    Some((0..n).into_par_iter().map(|i| xyz.map(|c| c.at(bytes, i, big_endian))).collect())
 }
 
 /// The `n` values of one column, as [`points`] reads each coordinate.
 pub(super) fn values(bytes: &[u8], n: usize, column: Column, big_endian: bool) -> Option<Vec<f32>> {
-    if n > 0 && column.end_of(n - 1) > bytes.len() {
+    if !column.fits(bytes, n) {
         return None;
     }
-    Some((0..n).into_par_iter().map(|i| column.scalar.read(&bytes[column.offset + i * column.stride..], big_endian)).collect())
+    Some((0..n).into_par_iter().map(|i| column.at(bytes, i, big_endian)).collect())
 }
 
 #[cfg(test)]

@@ -83,16 +83,7 @@ impl VertexLayout {
         let mut size = 0;
         for (name, property) in &vertex.properties {
             let PropertyType::Scalar(t) = &property.data_type else { return None };
-            let scalar = match t {
-                ScalarType::Char => Scalar::I8,
-                ScalarType::UChar => Scalar::U8,
-                ScalarType::Short => Scalar::I16,
-                ScalarType::UShort => Scalar::U16,
-                ScalarType::Int => Scalar::I32,
-                ScalarType::UInt => Scalar::U32,
-                ScalarType::Float => Scalar::F32,
-                ScalarType::Double => Scalar::F64,
-            };
+            let scalar = scalar_of(t);
             properties.push((name.clone(), size, scalar));
             size += scalar.size();
         }
@@ -158,17 +149,22 @@ fn least_row_bytes(element: &ElementDef, ascii: bool) -> usize {
         .properties
         .values()
         .map(|p| match &p.data_type {
-            PropertyType::Scalar(t) | PropertyType::List(t, _) => scalar_size(t),
+            PropertyType::Scalar(t) | PropertyType::List(t, _) => scalar_of(t).size(),
         })
         .sum()
 }
 
-fn scalar_size(t: &ScalarType) -> usize {
+/// How a PLY scalar type is stored.
+fn scalar_of(t: &ScalarType) -> Scalar {
     match t {
-        ScalarType::Char | ScalarType::UChar => 1,
-        ScalarType::Short | ScalarType::UShort => 2,
-        ScalarType::Int | ScalarType::UInt | ScalarType::Float => 4,
-        ScalarType::Double => 8,
+        ScalarType::Char => Scalar::I8,
+        ScalarType::UChar => Scalar::U8,
+        ScalarType::Short => Scalar::I16,
+        ScalarType::UShort => Scalar::U16,
+        ScalarType::Int => Scalar::I32,
+        ScalarType::UInt => Scalar::U32,
+        ScalarType::Float => Scalar::F32,
+        ScalarType::Double => Scalar::F64,
     }
 }
 
