@@ -134,8 +134,12 @@ def knn_fast(query: np.ndarray, data: np.ndarray, k: int, tree: cKDTree | None =
 
 
 def fps_fast(points: np.ndarray, m: int) -> np.ndarray:
-    """Fast FPS for training augmentation (fpsample); not contract-exact."""
-    import fpsample
+    """Fast FPS for training augmentation (fpsample's bucket FPS; not contract-exact). Without
+    fpsample (a GPU machine with only the stock PyTorch), the contract's exact FPS."""
+    try:
+        import fpsample
+    except ImportError:
+        return fps(points, m)
     return np.asarray(fpsample.bucket_fps_kdline_sampling(
         np.ascontiguousarray(points, dtype=np.float32), m, h=5, start_idx=0), dtype=np.int64)
 
