@@ -5,7 +5,7 @@
 //!
 //!   cargo bench --bench soak                         # 1000 parts, one every 280 ms
 //!   SOAK_PARTS=200 SOAK_INTERVAL_MS=0 cargo bench --bench soak
-//!   SOAK_HOSTILE=1 SOAK_INTERVAL_MS=650 cargo bench --bench soak   # 5 % hostile scans mixed in
+//!   SOAK_HOSTILE=1 SOAK_INTERVAL_MS=1000 cargo bench --bench soak  # 5 % hostile scans mixed in
 //!   SOAK_PUBLISH=1 SOAK_INTERVAL_MS=1000 cargo bench --bench soak  # publishing on, to a local mosquitto
 //!
 //! With `SOAK_HOSTILE=1`, 6 of every 120 scans are hostile (truncated, a lying POINTS header, a
