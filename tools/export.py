@@ -224,6 +224,9 @@ def main():
     ap.add_argument("--scan-parity-only", action="store_true",
                     help="only recompute parity.json's scan entries of the model folder --out "
                          "(no --ckpt needed; after calibrate or a scoring change)")
+    ap.add_argument("--parity-only", action="store_true",
+                    help="only rewrite parity/ (graph fixtures and scan entries) of the model folder "
+                         "--out from its graphs (no --ckpt needed; after a registration or grouping change)")
     ap.add_argument("--test-dir", help="folder holding <cat>_positive0.pcd and <cat>_bulge0.pcd "
                                        "(default: ../test next to the training data)")
     a = ap.parse_args()
@@ -234,13 +237,17 @@ def main():
         with open(os.path.join(out, "parity", "parity.json")) as f:
             write_scan_parity(out, name, json.load(f))
         return
+    if a.parity_only:
+        m = Model(out)
+        write_parity(out, name, m, *m.group(m.register_scan(read_pcd(os.path.join(out, "samples", "good.pcd")))))
+        return
     if a.from_model:
         ck, nets, training = from_model(out)
     elif a.ckpt:
         ck = torch.load(a.ckpt, map_location="cpu", weights_only=False)
         nets, training = load_nets(ck), None
     else:
-        ap.error("--ckpt is required (unless --from-model or --scan-parity-only)")
+        ap.error("--ckpt is required (unless --from-model, --parity-only or --scan-parity-only)")
     cfg = ck["cfg"]
     if not os.path.exists(os.path.join(out, "reference.pcd")):
         raise SystemExit("reference.pcd missing: train first")
@@ -313,11 +320,18 @@ def main():
     print(f"template object scores {np.round(tscores, 4).tolist()} -> threshold {threshold:.4f}")
     write_toml(old, build_toml(name, cfg, ck, out, threshold, training, evald, created, scoring, scan))
 
-    # ---- parity fixtures (batch 1, noise off, samples/good.pcd) ----
+    write_parity(out, name, m, centers, nbrs)
+    print(f"exported {out}")
+
+
+def write_parity(out, name, m, centers, nbrs):
+    """parity/: the graphs' fixtures (batch 1, noise off, the first grouping pass of
+    samples/good.pcd, outputs from ONNX Runtime) and the scan entries. Also run alone
+    (--parity-only) after a change to registration or grouping: the graphs' inputs change."""
     pdir = os.path.join(out, "parity")
     shutil.rmtree(pdir, ignore_errors=True)
     os.makedirs(pdir)
-    c1, p1 = m.down_inputs(centers[:1], nbrs[:1])  # the first grouping pass: batch 1
+    c1, p1 = m.down_inputs(centers[:1], nbrs[:1])
     pred1 = m.run_down(c1, p1)
     rec1, feeds1 = m.run_up(pred1)
     doc = {"down": {"inputs": [write_raw(pdir, "down__centers", c1), write_raw(pdir, "down__patches", p1)],
@@ -326,7 +340,6 @@ def main():
                   "outputs": [write_raw(pdir, "up__points", rec1)]}}
     doc["tolerance"] = 1e-4
     write_scan_parity(out, name, doc)
-    print(f"exported {out}")
 
 
 if __name__ == "__main__":
