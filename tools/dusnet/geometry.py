@@ -6,6 +6,11 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+try:  # training's fast FPS only; looked up once, not at every Up-Net step
+    import fpsample
+except ImportError:  # a GPU machine with only the stock PyTorch
+    fpsample = None
+
 ICP_SAMPLE = 4096
 ICP_ITERS = 50
 ICP_KEEP = 0.9
@@ -136,9 +141,7 @@ def knn_fast(query: np.ndarray, data: np.ndarray, k: int, tree: cKDTree | None =
 def fps_fast(points: np.ndarray, m: int) -> np.ndarray:
     """Fast FPS for training augmentation (fpsample's bucket FPS; not contract-exact). Without
     fpsample (a GPU machine with only the stock PyTorch), the contract's exact FPS."""
-    try:
-        import fpsample
-    except ImportError:
+    if fpsample is None:
         return fps(points, m)
     return np.asarray(fpsample.bucket_fps_kdline_sampling(
         np.ascontiguousarray(points, dtype=np.float32), m, h=5, start_idx=0), dtype=np.int64)
